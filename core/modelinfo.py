@@ -1,0 +1,98 @@
+"""What a model file is, decided from its ONNX signature and never from its file name."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from .errors import ModelLoadError
+
+
+class ModelKind(enum.Enum):
+    SWAPPER = "face swapper (inswapper)"
+    SCRFD = "face detector (SCRFD)"
+    YUNET = "face detector (YuNet)"
+    RECOGNIZER = "face recogniser (ArcFace)"
+
+
+DETECTORS = frozenset({ModelKind.SCRFD, ModelKind.YUNET})
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple[int | str | None, ...]
+    type: str
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def dim(self, axis: int) -> int | None:
+        """The size of ``axis`` when it is fixed, else None."""
+        value = self.shape[axis]
+        return value if isinstance(value, int) and value > 0 else None
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+
+    @classmethod
+    def of(cls, session: ort.InferenceSession) -> Signature:
+        def tensors(items: list) -> tuple[Tensor, ...]:
+            return tuple(Tensor(t.name, tuple(t.shape), t.type) for t in items)
+
+        return cls(tensors(session.get_inputs()), tensors(session.get_outputs()))
+
+    def describe(self) -> str:
+        def fmt(ts: tuple[Tensor, ...]) -> str:
+            return ", ".join(f"{t.name}{list(t.shape)}" for t in ts)
+
+        return f"inputs [{fmt(self.inputs)}], outputs [{fmt(self.outputs)}]"
+
+
+def _is_image(t: Tensor) -> bool:
+    return t.rank == 4 and t.dim(1) == 3
+
+
+def classify(sig: Signature) -> ModelKind | None:
+    """The kind of model, or None when it is none this engine uses."""
+    ins, outs = sig.inputs, sig.outputs
+    if len(ins) == 2 and len(outs) == 1:
+        images = [t for t in ins if _is_image(t)]
+        vectors = [t for t in ins if t.rank == 2]
+        if len(images) == 1 and len(vectors) == 1 and outs[0].rank == 4:
+            return ModelKind.SWAPPER
+    if len(ins) != 1 or not _is_image(ins[0]):
+        return None
+    names = {t.name for t in outs}
+    if len(outs) == 12 and {"cls_8", "obj_8", "bbox_8", "kps_8"} <= names:
+        return ModelKind.YUNET
+    if len(outs) in (6, 9, 10, 15):
+        return ModelKind.SCRFD
+    size = ins[0].dim(2)
+    if len(outs) == 1 and size and size == ins[0].dim(3) and size % 112 == 0 and outs[0].shape[-1] == 512:
+        return ModelKind.RECOGNIZER
+    return None
+
+
+def expect_kind(
+    session: ort.InferenceSession, path: Path | str, wanted: frozenset[ModelKind] | ModelKind, setting: str
+) -> ModelKind:
+    """Check that ``path`` is a model ``setting`` can use; say what it is otherwise."""
+    allowed = wanted if isinstance(wanted, frozenset) else frozenset({wanted})
+    sig = Signature.of(session)
+    kind = classify(sig)
+    if kind in allowed:
+        return kind
+    what = f"a {kind.value}" if kind else f"a model this engine does not use ({sig.describe()})"
+    need = " or ".join(sorted(k.value for k in allowed))
+    raise ModelLoadError(
+        f"{path} is {what}, but the {setting} setting needs {need}. "
+        f"Choose a {need} for {setting} (`inswapper-live models list` shows the known ones)."
+    )
