@@ -30,6 +30,8 @@ class DetectorSettings:
 
 class Detector(Protocol):
     kind: ModelKind
+    session: ort.InferenceSession
+    settings: DetectorSettings
 
     def detect(self, frame: Frame) -> list[Face]: ...
 
@@ -80,13 +82,16 @@ class ScrfdDetector:
         self.anchors = 2 if self.fmc == 3 else 1
         self.use_kps = count in (9, 15)
         fixed = session.get_inputs()[0].shape[2:4]
-        self.input_size = tuple(fixed[::-1]) if all(isinstance(v, int) for v in fixed) else (
-            settings.size,
-            settings.size,
+        self.input_size = (
+            tuple(fixed[::-1])
+            if all(isinstance(v, int) for v in fixed)
+            else (
+                settings.size,
+                settings.size,
+            )
         )
         self.nms_iou = settings.nms if settings.nms is not None else 0.4
         self._centers: dict[tuple[int, int, int], np.ndarray] = {}
-        self._canvas = np.zeros((self.input_size[1], self.input_size[0], 3), dtype=np.uint8)
 
     def _anchor_centers(self, height: int, width: int, stride: int) -> np.ndarray:
         key = (height, width, stride)
@@ -109,15 +114,14 @@ class ScrfdDetector:
             new_h = int(new_w * (img_h / img_w))
         new_w, new_h = max(new_w, 1), max(new_h, 1)
         scale = new_h / img_h
-        canvas = self._canvas
+        canvas = np.zeros((in_h, in_w, 3), dtype=np.uint8)
         canvas[:new_h, :new_w] = cv2.resize(frame, (new_w, new_h))
-        canvas[new_h:] = 0
-        canvas[:new_h, new_w:] = 0
         blob = cv2.dnn.blobFromImage(canvas, 1.0 / 128.0, (in_w, in_h), (127.5, 127.5, 127.5), swapRB=True)
         outs = self.session.run(self.output_names, {self.input_name: blob})
         threshold = self.settings.threshold
         all_scores, all_boxes, all_kps = [], [], []
         for idx, stride in enumerate(self.strides):
+
             def out(k: int, i: int = idx) -> np.ndarray:
                 value = outs[i + k * self.fmc]
                 return value[0] if self.batched else value
@@ -174,8 +178,9 @@ class YunetDetector:
         pad_h, pad_w = -(-h // 32) * 32, -(-w // 32) * 32
         blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
         blob[0, :, :h, :w] = frame.transpose(2, 0, 1)
-        outs = dict(zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob}),
-                        strict=True))
+        outs = dict(
+            zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob}), strict=True)
+        )
         all_scores, all_boxes, all_kps = [], [], []
         for s in self.strides:
             cols = pad_w // s
@@ -209,8 +214,14 @@ def nms_opencv(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
     return [int(i) for i in np.asarray(keep).reshape(-1)]
 
 
-def load_detector(path: Path | str, settings: DetectorSettings, runtime: RuntimeSettings) -> Detector:
-    session = create_session(path, runtime)
+def load_detector(
+    path: Path | str,
+    settings: DetectorSettings,
+    runtime: RuntimeSettings,
+    session: ort.InferenceSession | None = None,
+) -> Detector:
+    """A detector for ``path``; pass the ``session`` of an earlier one to change only its settings."""
+    session = session or create_session(path, runtime)
     kind = expect_kind(session, path, DETECTORS, "detector")
     if kind is ModelKind.YUNET:
         return YunetDetector(session, settings)

@@ -22,8 +22,21 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class FileVersion:
+    """One exact byte version of a model file and the URLs that serve it."""
+
+    sha256: str
+    size: int | None
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ModelEntry:
-    """One model file: what it is, how to check it and where to get it."""
+    """One model file: what it is, the byte versions accepted and where to get them.
+
+    Several redistributed copies of some files circulate (FaceFusion re-exports, fp16
+    conversions); ``versions`` lists the ones known to work, the preferred one first.
+    """
 
     name: str
     file: str
@@ -31,14 +44,21 @@ class ModelEntry:
     licence: str
     vendor: str
     description: str = ""
-    size: int | None = None
-    sha256: str | None = None
-    urls: tuple[str, ...] = ()
+    versions: tuple[FileVersion, ...] = ()
     archive: Archive | None = None
     member: str | None = None
     user_supplied: bool = False
     default: bool = False
     aliases: tuple[str, ...] = field(default=())
+
+    def accepts(self, size: int, sha256: str | None = None) -> bool:
+        """Whether a file of this size (and hash, when given) is a known version."""
+        if not self.versions:
+            return True
+        return any(
+            (v.size is None or v.size == size) and (sha256 is None or v.sha256 == sha256)
+            for v in self.versions
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,10 @@ def parse_manifest(text: str) -> Manifest:
     models: dict[str, ModelEntry] = {}
     for name, m in raw.get("models", {}).items():
         archive_name = m.get("archive")
+        versions = tuple(
+            FileVersion(sha256=v["sha256"].lower(), size=v.get("size"), urls=tuple(v.get("urls", ())))
+            for v in m.get("versions", ())
+        )
         models[name] = ModelEntry(
             name=name,
             file=m["file"],
@@ -88,9 +112,7 @@ def parse_manifest(text: str) -> Manifest:
             licence=m["licence"],
             vendor=m["vendor"],
             description=m.get("description", ""),
-            size=m.get("size"),
-            sha256=m.get("sha256"),
-            urls=tuple(m.get("urls", ())),
+            versions=versions,
             archive=archives[archive_name] if archive_name else None,
             member=m.get("member"),
             user_supplied=bool(m.get("user_supplied", False)),

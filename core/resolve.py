@@ -37,8 +37,13 @@ def search_dirs(models_dir: Path | str | None = None) -> list[Path]:
     comfy = os.environ.get(COMFYUI_ENV)
     if comfy:
         base = Path(comfy) / "models"
-        dirs += [base / "inswapper_live", base / "insightface", base / "insightface" / "models",
-                 base / "reswapper", base / "hyperswap"]
+        dirs += [
+            base / "inswapper_live",
+            base / "insightface",
+            base / "insightface" / "models",
+            base / "reswapper",
+            base / "hyperswap",
+        ]
     dirs.append(Path.home() / ".insightface" / "models")
     unique: list[Path] = []
     for d in dirs:
@@ -60,7 +65,9 @@ def _find_file(file_name: str, dirs: list[Path]) -> Path | None:
     return None
 
 
-def resolve(name_or_path: str | Path, models_dir: Path | str | None = None, verify: bool = True) -> ResolvedModel:
+def resolve(
+    name_or_path: str | Path, models_dir: Path | str | None = None, verify: bool = True
+) -> ResolvedModel:
     """The file for a manifest name or a path; a name's file is checked against its sha256."""
     manifest = load_manifest()
     text = os.fspath(name_or_path)
@@ -82,8 +89,10 @@ def resolve(name_or_path: str | Path, models_dir: Path | str | None = None, veri
     if found is None:
         where = "\n  ".join(str(d) for d in dirs)
         if entry.user_supplied:
-            hint = (f"{entry.name} is licensed separately by {entry.vendor} and is not downloaded for you: "
-                    f"put your licensed file at {MANIFEST_PATH.parent / entry.file} or give its path")
+            hint = (
+                f"{entry.name} is licensed separately by {entry.vendor} and is not downloaded for you: "
+                f"put your licensed file at {MANIFEST_PATH.parent / entry.file} or give its path"
+            )
         else:
             hint = f"{INSTALL_HINT}, or give the file's path"
         raise ModelNotFoundError(f"Model {entry.name} ({entry.file}) was not found in:\n  {where}\n{hint}.")
@@ -101,22 +110,24 @@ def sha256_of(path: Path) -> str:
 
 
 def verify_file(path: Path, entry: ModelEntry) -> None:
-    """Raise if ``path`` is not the manifest's file; hashes are cached per size and mtime."""
-    stat = path.stat()
-    if entry.size is not None and stat.st_size != entry.size:
-        raise ModelLoadError(
-            f"{path} has {stat.st_size} bytes but {entry.name} has {entry.size}: the file is truncated or "
-            f"not the right one. Delete it and {INSTALL_HINT.lower()} again."
-        )
-    if not entry.sha256:
+    """Raise unless ``path`` is one of the entry's known versions; hashes are cached per size and mtime."""
+    if not entry.versions:
         return
+    stat = path.stat()
+    sizes = sorted({v.size for v in entry.versions if v.size is not None})
+    if not entry.accepts(stat.st_size):
+        raise ModelLoadError(
+            f"{path} has {stat.st_size} bytes but {entry.name} has {' or '.join(map(str, sizes))}: the file is "
+            f"truncated or not the right one. Delete it and {INSTALL_HINT.lower()} again."
+        )
     cache_path = path.parent / _VERIFIED_CACHE
     key = f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
     cache = _read_cache(cache_path)
     digest = cache.get(key) or sha256_of(path)
-    if digest != entry.sha256:
+    if not entry.accepts(stat.st_size, digest):
+        expected = " or ".join(v.sha256 for v in entry.versions)
         raise ModelLoadError(
-            f"{path} fails its checksum (sha256 {digest}, expected {entry.sha256} for {entry.name}): the file "
+            f"{path} fails its checksum (sha256 {digest}, expected {expected} for {entry.name}): the file "
             f"is corrupt or altered. Delete it and {INSTALL_HINT.lower()} again."
         )
     if key not in cache:
