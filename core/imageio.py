@@ -118,6 +118,14 @@ def temp_beside(path: Path) -> Path:
     return Path(name)
 
 
+def commit_file(tmp: Path, path: Path) -> None:
+    """Move a finished temporary file into place with the permissions a new file would get."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_image(path: Path | str, pixels: np.ndarray) -> Path:
     """Encode by extension and replace ``path`` atomically: never a half-written file."""
     path = check_writable(path)
@@ -128,7 +136,7 @@ def write_image(path: Path | str, pixels: np.ndarray) -> Path:
     tmp = temp_beside(path)
     try:
         encoded.tofile(str(tmp))
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     except OSError as error:
         raise OutputError(f"Cannot write {path}: {error}") from error
     finally:

@@ -15,8 +15,8 @@ import numpy as np
 
 from .types import Frame, Mask, Matrix
 
-_MARGIN = 4
-"""Pixels around the warped crop's box: covers bilinear spill and keeps the blur's edge at zeros."""
+_MARGIN = 2
+"""Frame pixels around the warped crop's box, so the blur's edge always sees zeros."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class PasteRegion:
 
 def crop_box(inverse: Matrix, size: int, height: int, width: int) -> tuple[int, int, int, int] | None:
     """The frame box (y0, y1, x0, x1) a size x size crop lands in, clipped; None if off-frame."""
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
+    # Bilinear sampling reaches one crop pixel past the edges: -1 .. size in crop coordinates.
+    lo, hi = -1, size
+    corners = np.array([[lo, lo, 1], [hi, lo, 1], [lo, hi, 1], [hi, hi, 1]], dtype=np.float64)
     pts = corners @ inverse.T
     x0 = max(int(np.floor(pts[:, 0].min())) - _MARGIN, 0)
     y0 = max(int(np.floor(pts[:, 1].min())) - _MARGIN, 0)

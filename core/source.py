@@ -7,8 +7,6 @@ A face model holds the averaged, normalised ArcFace embedding and its metadata. 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, OutputError
+from .imageio import commit_file, temp_beside
 from .recognize import l2_normalise
 from .types import Embedding
 
@@ -53,9 +52,7 @@ class SourceFace:
             raise OutputError(f"Face model {path} must end in .safetensors or .npz.")
         if not path.parent.is_dir():
             raise OutputError(f"Cannot save face model {path}: folder {path.parent} does not exist.")
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = temp_beside(path)
         try:
             embedding = np.ascontiguousarray(self.embedding, dtype=np.float32)
             if suffix == ".safetensors":
@@ -65,7 +62,7 @@ class SourceFace:
             else:
                 with tmp.open("wb") as f:
                     np.savez(f, embedding=embedding, metadata=np.array(json.dumps(meta)))
-            os.replace(tmp, path)
+            commit_file(tmp, path)
         except OSError as error:
             raise OutputError(f"Cannot save face model {path}: {error}") from error
         finally:

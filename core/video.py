@@ -1,0 +1,135 @@
+"""Video in, video out: every frame through a function, the audio carried over unchanged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from .errors import InputError, OutputError
+from .imageio import check_writable, commit_file, temp_beside
+from .types import Frame
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm"})
+_VIDEO_CODEC = {".webm": "libvpx-vp9", ".avi": "mpeg4"}
+_AUDIO_COPY = {
+    ".mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    ".m4v": {"aac", "mp3", "alac", "ac3", "eac3"},
+    ".mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le"},
+    ".webm": {"opus", "vorbis"},
+    ".avi": {"mp3", "ac3", "pcm_s16le"},
+}
+_AUDIO_FALLBACK = {".webm": "libopus"}
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    frames: int
+    audio: str
+    """What happened to the audio: ``copied``, ``re-encoded as X`` or ``none``."""
+
+
+def is_video(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def process_video(
+    src: Path | str,
+    dst: Path | str,
+    fn: Callable[[Frame], Frame],
+    progress: Callable[[int, int | None], None] | None = None,
+) -> VideoReport:
+    """Run ``fn`` on every frame of ``src`` and write ``dst`` (written whole or not at all)."""
+    src, dst = Path(src), check_writable(dst)
+    suffix = dst.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise OutputError(f"Cannot write video {dst}: use one of {', '.join(sorted(VIDEO_SUFFIXES))}.")
+    try:
+        inp = av.open(str(src))
+    except (av.error.FFmpegError, OSError) as error:
+        raise InputError(f"Video {src} cannot be opened: {error}") from error
+    tmp = temp_beside(dst)
+    try:
+        with inp:
+            if not inp.streams.video:
+                raise InputError(f"{src} has no video stream.")
+            vin = inp.streams.video[0]
+            vin.thread_type = "AUTO"
+            ain = inp.streams.audio[0] if inp.streams.audio else None
+            with av.open(str(tmp), "w", format=_container_format(suffix)) as out:
+                vout = out.add_stream(
+                    _VIDEO_CODEC.get(suffix, "libx264"), rate=vin.average_rate or Fraction(25)
+                )
+                vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+                vout.pix_fmt = "yuv420p"
+                if vout.codec_context.name == "libx264":
+                    vout.options = {"crf": "18", "preset": "medium"}
+                vout.time_base = vin.time_base
+                aout, audio = _audio_stream(out, ain, suffix)
+                total = vin.frames or None
+                count = 0
+                streams = [s for s in (vin, ain) if s is not None]
+                for packet in inp.demux(*streams):
+                    if packet.stream is ain and aout is not None:
+                        _carry_audio(out, aout, packet, audio)
+                        continue
+                    if packet.stream is not vin:
+                        continue
+                    for frame in packet.decode():
+                        result = fn(frame.to_ndarray(format="bgr24"))
+                        new = av.VideoFrame.from_ndarray(result, format="bgr24")
+                        new.pts, new.time_base = frame.pts, frame.time_base
+                        for p in vout.encode(new):
+                            out.mux(p)
+                        count += 1
+                        if progress:
+                            progress(count, total)
+                for p in vout.encode(None):
+                    out.mux(p)
+                if aout is not None and audio != "copied":
+                    for p in aout.encode(None):
+                        out.mux(p)
+        if count == 0:
+            raise InputError(f"{src} has no decodable video frames.")
+        commit_file(tmp, dst)
+    except av.error.FFmpegError as error:
+        raise InputError(f"Video {src} cannot be processed: {error}") from error
+    finally:
+        tmp.unlink(missing_ok=True)
+    return VideoReport(count, audio)
+
+
+def _container_format(suffix: str) -> str:
+    return {".mkv": "matroska", ".m4v": "mp4"}.get(suffix, suffix.lstrip("."))
+
+
+def _audio_stream(out: av.container.OutputContainer, ain: av.audio.stream.AudioStream | None, suffix: str):
+    """Copy the audio when the container takes its codec, else re-encode it (AAC, Opus for webm)."""
+    if ain is None:
+        return None, "none"
+    name = ain.codec_context.name
+    if suffix == ".mkv" or name in _AUDIO_COPY.get(suffix, set()):
+        return out.add_stream_from_template(ain), "copied"
+    codec = _AUDIO_FALLBACK.get(suffix, "aac")
+    aout = out.add_stream(codec, rate=ain.codec_context.sample_rate)
+    log.info("Audio codec %s does not fit %s: re-encoding it as %s.", name, suffix, codec)
+    return aout, f"re-encoded as {codec}"
+
+
+def _carry_audio(out, aout, packet, audio: str) -> None:
+    if audio == "copied":
+        if packet.dts is None:
+            return
+        packet.stream = aout
+        out.mux(packet)
+        return
+    for frame in packet.decode():
+        frame.pts = None
+        for p in aout.encode(frame):
+            out.mux(p)
