@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         "--pixel-boost", type=int, default=0, choices=(0, 256, 384, 512), help="crop size for 128 models"
     )
     swap.add_argument("--blend", type=float, default=1.0, help="swap strength 0..1 (default 1)")
+    swap.add_argument(
+        "--detail",
+        type=float,
+        default=EngineSettings.detail,
+        help="share of the target's fine detail kept, finer than the swapper's crop (0: reference recipe)",
+    )
     _add_engine_options(swap)
 
     face = sub.add_parser("face", help="build a face model from source images")
@@ -128,7 +134,9 @@ def cmd_swap(args: argparse.Namespace) -> int:
     check_writable(args.output)
     if not args.target.is_file():
         raise InswapperLiveError(f"Target {args.target} does not exist.")
-    engine = Engine(_settings(args, faces=selection, pixel_boost=args.pixel_boost, blend=args.blend))
+    engine = Engine(
+        _settings(args, faces=selection, pixel_boost=args.pixel_boost, blend=args.blend, detail=args.detail)
+    )
     source = SourceFace.load(args.face_model) if args.face_model else _source(engine, args.source)
     engine.set_source(source)
     if args.reference is not None:

@@ -50,10 +50,14 @@ class EngineSettings:
     """Crop size for 128 models (256, 384, 512: k^2 swaps per face); 0 is the model's own size."""
     blend: float = 1.0
     """1 is a full swap, 0 leaves the face as it was."""
+    detail: float = 1.0
+    """Share of the target's fine detail (finer than the swapper's crop) kept; 0 is the reference recipe."""
 
     def validate(self) -> EngineSettings:
         if not 0.0 <= self.blend <= 1.0:
             raise SettingsError(f"blend is {self.blend}; it must be between 0 and 1.")
+        if not 0.0 <= self.detail <= 1.0:
+            raise SettingsError(f"detail is {self.detail}; it must be between 0 and 1.")
         if not 0.0 < self.det_thresh < 1.0:
             raise SettingsError(f"det_thresh is {self.det_thresh}; it must be between 0 and 1.")
         if self.det_size < 32 or self.det_size % 32:
@@ -218,8 +222,9 @@ class Engine:
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
         regions = []
-        for crop, (_, matrix) in zip(swapped, warped, strict=True):
-            region = paste_into(out, crop, matrix, state.settings.blend)
+        blend, detail = state.settings.blend, state.settings.detail
+        for result, (crop, matrix) in zip(swapped, warped, strict=True):
+            region = paste_into(out, result, matrix, blend, detail, crop)
             if region is not None:
                 regions.append(region)
         return SwapResult(out, list(faces), targets, regions)
