@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-insightface = pytest.importorskip("insightface", reason="the reference implementation (pip install insightface)")
+insightface = pytest.importorskip(
+    "insightface", reason="the reference implementation (pip install insightface)"
+)
 from insightface.app.common import Face as RefFace  # noqa: E402
 from insightface.model_zoo.arcface_onnx import ArcFaceONNX  # noqa: E402
 from insightface.model_zoo.inswapper import INSwapper  # noqa: E402

@@ -7,8 +7,6 @@ boost.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from helpers import psnr, read
@@ -16,14 +14,22 @@ from helpers import psnr, read
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
 
-CASES = [("identity_128", 0), ("identity_128", 256), ("identity_128", 384), ("identity_128", 512), ("identity_512", 0)]
+CASES = [
+    ("identity_128", 0),
+    ("identity_128", 256),
+    ("identity_128", 384),
+    ("identity_128", 512),
+    ("identity_512", 0),
+]
 
 
 @pytest.mark.parametrize(("model", "boost"), CASES)
 def test_identity_swapper_returns_the_frame(request, model, boost, scrfd_2_5g, recognizer, photos) -> None:
     swapper = request.getfixturevalue(model)
     engine = Engine(
-        EngineSettings(swapper=str(swapper), detector=str(scrfd_2_5g), recognizer=str(recognizer), pixel_boost=boost)
+        EngineSettings(
+            swapper=str(swapper), detector=str(scrfd_2_5g), recognizer=str(recognizer), pixel_boost=boost
+        )
     )
     engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
     swapped = 0
@@ -43,7 +49,9 @@ def test_identity_swapper_returns_the_frame(request, model, boost, scrfd_2_5g, r
     assert swapped >= 20
 
 
-def test_detail_zero_is_the_reference_recipe_and_loses_resolution(identity_128, scrfd_2_5g, recognizer, faces_dir):
+def test_detail_zero_is_the_reference_recipe_and_loses_resolution(
+    identity_128, scrfd_2_5g, recognizer, faces_dir
+):
     """At detail 0 a 128 crop of a large face pastes back blurred; detail 1 restores it."""
     image = read(faces_dir / "pexels_woman_neutral.jpeg")
     settings = EngineSettings(swapper=str(identity_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))

@@ -21,7 +21,9 @@ from inswapper_live.core.engine import Engine, EngineSettings
 def pair(request, data_dir: Path, swapper_128: Path, recognizer: Path):
     detector = data_dir / "models" / f"{request.param}.onnx"
     engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(detector), recognizer=str(recognizer), detail=0.0)
+        EngineSettings(
+            swapper=str(swapper_128), detector=str(detector), recognizer=str(recognizer), detail=0.0
+        )
     )
     return engine, Reference.load(detector, recognizer, swapper_128)
 
@@ -79,7 +81,9 @@ def test_pasted_frames_match_reference_at_512(
 ) -> None:
     detector = data_dir / "models" / "det_2.5g.onnx"
     engine = Engine(
-        EngineSettings(swapper=str(swapper_512), detector=str(detector), recognizer=str(recognizer), detail=0.0)
+        EngineSettings(
+            swapper=str(swapper_512), detector=str(detector), recognizer=str(recognizer), detail=0.0
+        )
     )
     ref = Reference.load(detector, recognizer, swapper_512)
     assert engine.swapper.size == 512
