@@ -129,8 +129,11 @@ def commit_file(tmp: Path, path: Path) -> None:
 def write_image(path: Path | str, pixels: np.ndarray) -> Path:
     """Encode by extension and replace ``path`` atomically: never a half-written file."""
     path = check_writable(path)
-    ext = path.suffix.lower() or ".png"
-    ok, encoded = cv2.imencode(ext, pixels)
+    ext = path.suffix.lower()
+    try:
+        ok, encoded = cv2.imencode(ext, pixels) if ext and cv2.haveImageWriter(f"x{ext}") else (False, None)
+    except cv2.error:
+        ok = False
     if not ok:
         raise OutputError(f"Cannot write {path}: OpenCV cannot encode {ext} images; use .png or .jpg.")
     tmp = temp_beside(path)
