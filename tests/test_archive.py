@@ -84,5 +84,5 @@ def test_a_truncated_archive_is_named(tmp_path: Path) -> None:
 
 def test_a_missing_member_is_named(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "pack.zip", {"a.onnx": MEMBER})
-    with pytest.raises(ModelLoadError, match="no entries called det_10g.onnx"):
+    with pytest.raises(ModelLoadError, match=r"no entries called det_10g\.onnx"):
         extract_member(archive, "det_10g.onnx", tmp_path / "det_10g.onnx", EXPECTED, tmp_path / ".d")

@@ -120,7 +120,8 @@ def test_downloads_resume_and_fall_back_to_the_archive(
     assert (models / "swap.onnx").read_bytes() == SWAP
     assert (models / "rec.onnx").read_bytes() == REC and (models / "det.onnx").read_bytes() == DET
     assert server.ranges("swap.onnx") == [None, "bytes=50000-"]
-    assert len([p for p, _ in server.requests if p.endswith("pack.zip")]) == 2  # 404 mirror, then one download
+    archive_requests = [p for p, _ in server.requests if p.endswith("pack.zip")]
+    assert len(archive_requests) == 2, "the 404 mirror, then one download for both members"
     assert not [p for p in (models / ".downloads").iterdir()], "the fetched archive is removed once used"
 
     before = len(server.requests)
@@ -129,7 +130,9 @@ def test_downloads_resume_and_fall_back_to_the_archive(
     assert len(server.requests) == before, "a second run downloads nothing"
 
 
-def test_offline_reports_exactly_what_is_missing_and_where_it_goes(manifest: Manifest, tmp_path: Path) -> None:
+def test_offline_reports_exactly_what_is_missing_and_where_it_goes(
+    manifest: Manifest, tmp_path: Path
+) -> None:
     models = tmp_path / "models"
     outcomes = install_models(manifest, DEFAULTS, ModelSources(models, offline=True))
     assert {o.how for o in outcomes} == {"missing"}
