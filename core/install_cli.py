@@ -33,6 +33,7 @@ from .install_env import (
     onnxruntime_minimum,
     probe_nvidia,
     project_requirements,
+    requirement_name,
     running_in,
     venv_python,
     with_onnxruntime,
@@ -46,6 +47,8 @@ log = logging.getLogger("inswapper_live.install")
 STATE = REPO / ".install-state.json"
 """What earlier runs set up (models folder, ComfyUI, OBS's Python), for ``--check`` and re-runs."""
 SELFCHECK_OUTPUT = REPO / "out" / "install-selfcheck.png"
+OBS_NOT_NEEDED = ("av",)
+"""Video-file IO for the CLI; the OBS filter gets frames from OBS (saves OBS's Python ~100 MB)."""
 EPILOG = """exit status: 0 when every step worked (missing model files are listed but do not fail
 the run: the self-check then uses stand-ins), 1 when a step failed; with --check, 1 when
 anything is broken or the CLI is not ready."""
@@ -143,9 +146,9 @@ def _hand_over(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"Not installed: {venv} does not exist. Run `python install.py` first.")
             return 1
     else:
-        print(f"== Python environment: {venv}")
+        print(f"== Python environment: {venv}", flush=True)
         if not python.exists():
-            print(f"   creating it with {sys.executable} (Python {sys.version.split()[0]})")
+            print(f"   creating it with {sys.executable} (Python {sys.version.split()[0]})", flush=True)
         try:
             python = create_venv(venv)
         except RuntimeError as error:
@@ -165,14 +168,14 @@ class _Run:
         self.next_steps: list[str] = []
 
     def step(self, title: str) -> None:
-        print(f"\n== {title}")
+        print(f"\n== {title}", flush=True)
 
     def say(self, text: str) -> None:
-        print(f"   {text}")
+        print(f"   {text}", flush=True)
 
     def fail(self, what: str) -> None:
         self.failures.append(what)
-        print(f"   FAILED: {what}")
+        print(f"   FAILED: {what}", flush=True)
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -190,9 +193,10 @@ def _install(args: argparse.Namespace) -> int:
         run.fail(str(error))
     outcomes = _models(run, args, models_dir, comfyui)
     if args.obs and choice:
-        _obs(run, args, with_onnxruntime(project_requirements(), choice))
+        obs_requirements = [r for r in project_requirements() if requirement_name(r) not in OBS_NOT_NEEDED]
+        _obs(run, args, with_onnxruntime(obs_requirements, choice))
     if comfyui and choice:
-        _comfyui(run, args, comfyui, with_onnxruntime(project_requirements(), choice), choice)
+        _comfyui(run, args, comfyui, choice)
     if choice:
         _selfcheck(run, models_dir, outcomes)
     state.update({"models_dir": str(models_dir)})
@@ -256,6 +260,8 @@ def _models(
             run.say(f"-        {o.entry.file:34} not present; {o.entry.licence}")
         else:
             run.say(f"MISSING  {o.entry.file:34} {o.detail}")
+            if o.detail.startswith("network unreachable") and o.problems:
+                run.say(f"         {o.problems[0]}")
         for problem in o.problems:
             log.info("   %s: %s", o.entry.file, problem)
             if o.ok or "404" in problem or "sha256" in problem or "moved it aside" in problem:
@@ -340,11 +346,16 @@ def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
             run.say(f"scene collection {args.obs_collection!r} already loads the filter script")
 
 
-def _comfyui(
-    run: _Run, args: argparse.Namespace, comfyui: Path, requirements: list[str], choice: OrtChoice
-) -> None:
-    from .install_comfyui import check_comfyui_dir, find_comfyui_python, install_requirements, link_pack
+def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoice) -> None:
+    from .install_comfyui import (
+        check_comfyui_dir,
+        find_comfyui_python,
+        install_requirements,
+        link_pack,
+        pack_requirements,
+    )
 
+    requirements = pack_requirements()
     run.step(f"ComfyUI in {comfyui}")
     try:
         comfyui = check_comfyui_dir(comfyui)
@@ -355,7 +366,7 @@ def _comfyui(
     python = args.comfyui_python or find_comfyui_python(comfyui)
     if python is None:
         run.say("ComfyUI's Python was not found in that folder; install the requirements with it yourself:")
-        run.say(f"    <ComfyUI's python> -m pip install {' '.join(requirements)}")
+        run.say(f"    <ComfyUI's python> -m pip install {' '.join(with_onnxruntime(requirements, choice))}")
         run.say("    (keep an onnxruntime build it already has; never install a second one)")
     else:
         try:

@@ -15,7 +15,15 @@ import shutil
 from pathlib import Path
 
 from .errors import InswapperLiveError
-from .install_env import ORT_PACKAGES, REPO, OrtChoice, installed_distributions, pip, with_onnxruntime
+from .install_env import (
+    ORT_PACKAGES,
+    REPO,
+    OrtChoice,
+    installed_distributions,
+    pip,
+    project_requirements,
+    with_onnxruntime,
+)
 from .manifest import MANIFEST_PATH
 
 PACK_NAME = "inswapper-live"
@@ -102,6 +110,15 @@ def _copy_pack(repo: Path, dest: Path) -> None:
                 os.link(model.resolve(), target)
             except OSError:
                 shutil.copy2(model, target)
+
+
+def pack_requirements(repo: Path = REPO) -> list[str]:
+    """What ComfyUI-Manager installs for the pack: its requirements.txt, else the package's dependencies."""
+    path = repo / "requirements.txt"
+    if not path.is_file():
+        return project_requirements()
+    lines = (line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
 
 
 def install_requirements(python: Path, requirements: list[str], choice: OrtChoice) -> str:

@@ -287,5 +287,5 @@ def install_packages(
     if removed:
         pip(python, "uninstall", "--yes", *removed)
     pip(python, "install", *requirements)
-    pip(python, "install", "--no-deps", "--editable", str(editable))
+    pip(python, "install", "--quiet", "--no-deps", "--editable", str(editable))
     return removed

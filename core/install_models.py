@@ -154,7 +154,7 @@ class _Installer:
             for name, path in found.archives.items():
                 self.scan.archives.setdefault(name, path)
             self.scan.rejected += found.rejected
-        self.unreachable: str | None = None
+        self.unreachable = False
         self.archive_paths: dict[str, Path | None] = {}
         self.fetched_archives: list[Path] = []
 
@@ -206,7 +206,7 @@ class _Installer:
         if self.sources.offline:
             return ModelOutcome(entry, None, "missing", "--offline: no download tried", problems)
         if self.unreachable:
-            return ModelOutcome(entry, None, "missing", f"network unreachable ({self.unreachable})", problems)
+            return ModelOutcome(entry, None, "missing", "not tried: the network is unreachable", problems)
         for version in entry.versions:
             if not version.urls:
                 continue
@@ -217,12 +217,12 @@ class _Installer:
                 return ModelOutcome(entry, dest, "downloaded", result.url or "", problems)
             problems += result.failures
             if not result.reached_a_server:
-                self.unreachable = result.failures[0] if result.failures else "no answer"
+                self.unreachable = True
         if entry.archive and entry.member and not self.unreachable:
             archive = self._download_archive(entry.archive, problems)
             if archive and self._extract(archive, entry, dest, problems):
                 return ModelOutcome(entry, dest, "extracted", f"downloaded {entry.archive.file}", problems)
-        reason = f"network unreachable ({self.unreachable})" if self.unreachable else "every URL failed"
+        reason = "network unreachable: no URL answered" if self.unreachable else "every URL failed"
         return ModelOutcome(entry, None, "missing", reason, problems)
 
     def _verified_in(self, entry: ModelEntry, folder: Path, problems: list[str]) -> Path | None:
@@ -273,8 +273,7 @@ class _Installer:
         )
         problems += result.failures
         if not result.ok:
-            if not result.reached_a_server:
-                self.unreachable = result.failures[0] if result.failures else "no answer"
+            self.unreachable = self.unreachable or not result.reached_a_server
             return None
         self.archive_paths[archive.name] = dest
         self.fetched_archives.append(dest)

@@ -147,8 +147,10 @@ def test_an_unreachable_network_is_tried_once_then_skipped(tmp_path: Path) -> No
     manifest = parse_manifest(manifest_text("http://127.0.0.1:9"))
     outcomes = _by_name(install_models(manifest, DEFAULTS, ModelSources(tmp_path / "models")))
     assert {o.how for o in outcomes.values()} == {"missing"}
-    assert "network unreachable" in outcomes["rec"].detail
-    assert outcomes["det"].problems == [], "no further download is tried once the network is known down"
+    assert outcomes["swap"].detail == "network unreachable: no URL answered"
+    assert "refused" in outcomes["swap"].problems[0].lower()
+    assert outcomes["rec"].detail == "not tried: the network is unreachable"
+    assert outcomes["rec"].problems == outcomes["det"].problems == [], "no download is tried once it is down"
 
 
 def test_from_a_folder_takes_renamed_and_named_files_and_rejects_wrong_ones(
