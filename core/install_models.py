@@ -137,7 +137,8 @@ def install_models(
     sources: ModelSources,
     progress: Progress | None = None,
 ) -> list[ModelOutcome]:
-    """Make each named model (and every known file found in ``from_dirs``) present and verified."""
+    """Make each named model present and verified, and every known file in ``from_dirs`` or already
+    in the models folder (a bad one there is moved aside and fetched again)."""
     return _Installer(manifest, sources, progress).run(names)
 
 
@@ -160,7 +161,8 @@ class _Installer:
 
     def run(self, names: Sequence[str]) -> list[ModelOutcome]:
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        wanted = list(dict.fromkeys([*names, *self.scan.models]))
+        already = [e.name for e in self.manifest.models.values() if (self.models_dir / e.file).exists()]
+        wanted = list(dict.fromkeys([*names, *self.scan.models, *already]))
         outcomes = []
         for name in wanted:
             entry = self.manifest.find(name)
