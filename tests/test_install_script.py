@@ -160,8 +160,9 @@ def test_comfyui_gets_the_pack_its_requirements_and_its_models_reused(installed,
     shutil.copy(DATA / "models" / "det_500m.onnx", buffalo / "det_500m.onnx")
     made = sh(f"python3 -m venv {comfy / 'venv'}", tmp_path)
     assert made.returncode == 0
-    models = tmp_path / "models"
-    command = f"python3 install.py --offline --comfyui {comfy} --models-dir {models} --model det_500m"
+    models = clone / "models"
+    (models / "det_500m.onnx").unlink()  # now only ComfyUI has it
+    command = f"python3 install.py --offline --comfyui {comfy} --model det_500m"
     done = sh(command, clone)
     assert done.returncode == 0, done.stdout[-3000:]
     pack = comfy / "custom_nodes" / "inswapper-live"
