@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import __version__
 from .errors import InswapperLiveError
 from .install_env import (
     MIN_PYTHON,
@@ -217,18 +218,19 @@ def _packages(run: _Run, args: argparse.Namespace) -> OrtChoice:
     choice = choose_onnxruntime(args.onnxruntime, gpu, minimum=onnxruntime_minimum(base))
     run.say(f"onnxruntime build: {choice.package} ({choice.reason})")
     requirements = with_onnxruntime(project_requirements(["test"] if args.dev else []), choice)
-    removed = install_packages(sys.executable, requirements, choice, REPO)
+    removed, installed = install_packages(requirements, choice, REPO, __version__)
     if removed:
         run.say(
             f"removed {', '.join(removed)}: it provides the same module as {choice.package} and would shadow it"
         )
+    run.say(f"installed {', '.join(installed)}" if installed else "every package was already in place")
     importlib.invalidate_caches()
     import numpy
     import onnxruntime
 
     run.say(
-        f"installed: inswapper-live (editable, {REPO}), numpy {numpy.__version__}, onnxruntime "
-        f"{onnxruntime.__version__} with {', '.join(onnxruntime.get_available_providers())}"
+        f"working: numpy {numpy.__version__}, onnxruntime {onnxruntime.__version__} with "
+        f"{', '.join(onnxruntime.get_available_providers())}"
     )
     return choice
 

@@ -13,15 +13,19 @@ includes CoreML). Standard library only: this runs before anything is installed.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
 import platform
 import re
 import shutil
+import site
 import subprocess
 import sys
 import tomllib
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,17 +279,60 @@ def conflicting_onnxruntimes(installed: dict[str, str], keep: str | None) -> lis
     return [p for p in present if p != keep]
 
 
+def unsatisfied(requirements: Sequence[str]) -> list[str]:
+    """The requirements this interpreter does not meet yet (all of them before ``packaging`` is there).
+
+    One with extras (``onnxruntime-gpu[cuda,cudnn]``) is always left to pip, which checks the extras.
+    """
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:
+        return list(requirements)
+    missing = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+            version = importlib.metadata.version(requirement.name)
+        except (InvalidRequirement, importlib.metadata.PackageNotFoundError):
+            missing.append(text)
+            continue
+        if requirement.extras or not requirement.specifier.contains(version, prereleases=True):
+            missing.append(text)
+    return missing
+
+
+def editable_from(repo: Path, version: str) -> bool:
+    """Whether this interpreter has inswapper-live ``version`` installed in editable mode from ``repo``."""
+    for dist in importlib.metadata.distributions(name="inswapper-live", path=site.getsitepackages()):
+        try:
+            url = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        if not url.get("dir_info", {}).get("editable") or dist.version != version:
+            continue
+        where = Path(urllib.request.url2pathname(urllib.parse.urlparse(url.get("url", "")).path))
+        if where.resolve() == repo.resolve():
+            return True
+    return False
+
+
 def install_packages(
-    python: Path | str, requirements: Sequence[str], choice: OrtChoice, editable: Path
-) -> list[str]:
-    """pip-install ``requirements`` and ``editable`` (without its deps) into ``python``.
+    requirements: Sequence[str], choice: OrtChoice, editable: Path, version: str
+) -> tuple[list[str], list[str]]:
+    """pip-install what this interpreter lacks of ``requirements``, and ``editable`` without its deps.
 
     Other onnxruntime builds are uninstalled first: they share the module and the one
-    installed last silently wins, the usual reason a GPU is not used. Returns what was removed.
+    installed last silently wins, the usual reason a GPU is not used. Returns (removed,
+    installed); a second run with everything in place runs no pip at all.
     """
+    python = sys.executable
     removed = conflicting_onnxruntimes(installed_distributions(python), choice.package)
     if removed:
         pip(python, "uninstall", "--yes", *removed)
-    pip(python, "install", *requirements)
-    pip(python, "install", "--quiet", "--no-deps", "--editable", str(editable))
-    return removed
+    needed = unsatisfied(requirements)
+    if needed:
+        pip(python, "install", *needed)
+    if not editable_from(editable, version):
+        pip(python, "install", "--quiet", "--no-deps", "--editable", str(editable))
+        needed.append(f"inswapper-live (editable, {editable})")
+    return removed, needed

@@ -8,17 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from inswapper_live import __version__
 from inswapper_live.core import install_env
 from inswapper_live.core.install_env import (
     Gpu,
     GpuProbe,
     choose_onnxruntime,
     conflicting_onnxruntimes,
+    editable_from,
     installed_distributions,
     onnxruntime_minimum,
     probe_nvidia,
     project_requirements,
     requirement_name,
+    unsatisfied,
     with_onnxruntime,
 )
 
@@ -109,3 +112,18 @@ def test_two_onnxruntime_builds_are_a_conflict() -> None:
 def test_installed_distributions_of_a_real_interpreter() -> None:
     found = installed_distributions(Path(sys.executable))
     assert "numpy" in found and "onnxruntime" in found and "inswapper-live" in found
+
+
+def test_requirements_already_met_need_no_pip() -> None:
+    assert unsatisfied(["numpy>=1.24", "onnxruntime>=1.16"]) == []
+    assert unsatisfied(["numpy>=99", "no-such-package-here", "onnxruntime-gpu[cuda]>=1"]) == [
+        "numpy>=99",
+        "no-such-package-here",
+        "onnxruntime-gpu[cuda]>=1",
+    ]
+
+
+def test_the_editable_install_of_this_checkout_is_recognised(tmp_path: Path) -> None:
+    assert editable_from(install_env.REPO, __version__)
+    assert not editable_from(tmp_path, __version__)
+    assert not editable_from(install_env.REPO, "0.0.0")

@@ -119,6 +119,7 @@ def test_a_second_run_changes_nothing_and_downloads_nothing(installed) -> None:
     assert re.search(r"ok +det_2\.5g\.onnx +present", done.stdout)
     assert sorted(p.name for p in (clone / "models").iterdir()) == before
     assert "creating it with" not in done.stdout, "the existing .venv is reused"
+    assert "every package was already in place" in done.stdout, "no pip run when nothing is missing"
 
 
 def test_check_reports_what_works_and_fails_while_defaults_are_missing(installed) -> None:
