@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _packages(report: CheckReport) -> None:
         [sys.executable, "-c", "import inswapper_live; print(inswapper_live.__file__)"],
         capture_output=True,
         text=True,
-        cwd=Path.home(),
+        cwd=tempfile.gettempdir(),  # not the checkout: its folder must not shadow the install
     )
     location = Path(done.stdout.strip()).resolve().parent if done.returncode == 0 else None
     if location != REPO:
