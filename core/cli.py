@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     face.add_argument("--output", required=True, type=Path, help="face model file (.safetensors or .npz)")
     _add_engine_options(face)
 
+    sub.add_parser("bench", help="benchmark stages, overhead and throughput (see --help)", add_help=False)
+
     models = sub.add_parser("models", help="list or verify model files")
     models.add_argument("action", choices=("list", "verify"))
     models.add_argument("names", nargs="*", help="models to verify (default: all found)")
@@ -212,6 +214,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from .bench import run
+
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+        try:
+            return run(argv[1:])
+        except InswapperLiveError as error:
+            log.error("%s", error)
+            return 1
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
