@@ -255,11 +255,12 @@ def run(argv: list[str] | None = None) -> int:
     models = Path(args.models_dir) if args.models_dir else data / "models"
     swapper = _swapper_path(args.swapper)
     recognizer = str(make_recognizer(cache_dir() / "arcface_contract.onnx"))
-    wanted = (
-        available_providers()
-        if args.providers == "all"
-        else [canonical_provider(p) for p in args.providers.split(",")]
-    )
+    if args.providers == "all":
+        wanted = [
+            p for p in available_providers() if p != "AzureExecutionProvider"
+        ]  # a cloud endpoint, no device
+    else:
+        wanted = [canonical_provider(p) for p in args.providers.split(",")]
     print(
         f"swapper {Path(swapper).name}, detector {args.detector}; providers available: {', '.join(available_providers())}"
     )
