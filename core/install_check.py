@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,18 +111,23 @@ def _packages(report: CheckReport) -> None:
         )
 
 
-def _providers(report: CheckReport) -> None:
-    report.say("Execution providers (a tiny model run on each)")
+def report_providers(say: Callable[[str], None], bad: Callable[[str], None]) -> None:
+    """Run the tiny model on each provider; a provider that is offered but fails is broken."""
     try:
         probes = probe_providers()
     except InswapperLiveError as error:
-        report.bad(str(error))
+        bad(str(error))
         return
     for probe in probes:
         if probe.works:
-            report.say(f"  ok      {probe.provider}: {probe.detail}")
+            say(f"ok      {probe.provider}: {probe.detail}")
         else:
-            report.bad(f"{probe.provider} is in the onnxruntime build but fails: {probe.detail}")
+            bad(f"{probe.provider} is in the onnxruntime build but does not run: {probe.detail}")
+
+
+def _providers(report: CheckReport) -> None:
+    report.say("Execution providers (a tiny model run on each)")
+    report_providers(lambda text: report.say(f"  {text}"), report.bad)
 
 
 def _models(report: CheckReport, models_dir: Path | None) -> bool:

@@ -382,19 +382,11 @@ def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoi
 
 
 def _selfcheck(run: _Run, models_dir: Path, outcomes: list[ModelOutcome]) -> None:
-    from .selfcheck import probe_providers, run_selfcheck
+    from .install_check import report_providers
+    from .selfcheck import run_selfcheck
 
     run.step("Self-check")
-    try:
-        probes = probe_providers()
-    except InswapperLiveError as error:
-        run.fail(str(error))
-        return
-    for probe in probes:
-        if probe.works:
-            run.say(f"ok       {probe.provider}: {probe.detail}")
-        else:
-            run.fail(f"{probe.provider} is in the onnxruntime build but does not run: {probe.detail}")
+    report_providers(run.say, run.fail)
     result = run_selfcheck(models_dir, SELFCHECK_OUTPUT)
     for line in result.lines:
         run.say(line)

@@ -24,6 +24,14 @@ def server() -> Iterator[ModelServer]:
     srv.stop()
 
 
+def _leave_part(tmp_path: Path, data: bytes) -> Path:
+    """A ``.part`` file as an earlier, interrupted run leaves it."""
+    part = part_path(tmp_path / "model.onnx", EXPECTED, tmp_path / ".downloads")
+    part.parent.mkdir()
+    part.write_bytes(data)
+    return part
+
+
 def _fetch(server: ModelServer, tmp_path: Path, *modes: str, expected: Expected = EXPECTED, **kw):
     urls = [server.url(m, "model.onnx") for m in modes]
     return fetch(urls, tmp_path / "model.onnx", expected, tmp_path / ".downloads", **kw)
@@ -47,9 +55,7 @@ def test_cut_connection_is_resumed_with_a_range_request(server: ModelServer, tmp
 
 
 def test_a_part_file_left_by_an_earlier_run_is_resumed(server: ModelServer, tmp_path: Path) -> None:
-    part = part_path(tmp_path / "model.onnx", EXPECTED, tmp_path / ".downloads")
-    part.parent.mkdir()
-    part.write_bytes(DATA[:123_456])
+    part = _leave_part(tmp_path, DATA[:123_456])
     result = _fetch(server, tmp_path, "ok")
     assert result.ok and (tmp_path / "model.onnx").read_bytes() == DATA
     assert server.ranges("model.onnx") == ["bytes=123456-"]
@@ -57,17 +63,13 @@ def test_a_part_file_left_by_an_earlier_run_is_resumed(server: ModelServer, tmp_
 
 
 def test_a_server_without_range_support_restarts_the_file(server: ModelServer, tmp_path: Path) -> None:
-    part = part_path(tmp_path / "model.onnx", EXPECTED, tmp_path / ".downloads")
-    part.parent.mkdir()
-    part.write_bytes(DATA[:5000])
+    _leave_part(tmp_path, DATA[:5000])
     result = _fetch(server, tmp_path, "norange")
     assert result.ok and (tmp_path / "model.onnx").read_bytes() == DATA
 
 
 def test_corrupt_resumed_bytes_are_fetched_again_from_scratch(server: ModelServer, tmp_path: Path) -> None:
-    part = part_path(tmp_path / "model.onnx", EXPECTED, tmp_path / ".downloads")
-    part.parent.mkdir()
-    part.write_bytes(b"\0" * 50_000)  # an earlier run's bytes, wrong
+    _leave_part(tmp_path, b"\0" * 50_000)  # an earlier run's bytes, wrong
     result = _fetch(server, tmp_path, "ok")
     assert result.ok and (tmp_path / "model.onnx").read_bytes() == DATA
     assert server.ranges("model.onnx") == ["bytes=50000-", None]
