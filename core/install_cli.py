@@ -192,6 +192,8 @@ def _install(args: argparse.Namespace) -> int:
         choice = _packages(run, args)
     except (RuntimeError, ValueError, OSError) as error:
         run.fail(str(error))
+    except ImportError as error:
+        run.fail(f"the packages were installed but do not import ({error}); run install.py again with -v")
     outcomes = _models(run, args, models_dir, comfyui)
     if args.obs and choice:
         obs_requirements = [r for r in project_requirements() if requirement_name(r) not in OBS_NOT_NEEDED]
@@ -200,6 +202,9 @@ def _install(args: argparse.Namespace) -> int:
         _comfyui(run, args, comfyui, choice)
     if choice:
         _selfcheck(run, models_dir, outcomes)
+    else:
+        skipped = ["OBS"] * args.obs + ["ComfyUI"] * bool(comfyui) + ["the self-check"]
+        run.say(f"skipped {', '.join(skipped)}: they need the packages of the first step")
     state.update({"models_dir": str(models_dir)})
     if comfyui:
         state.update({"comfyui": str(comfyui), "comfyui_python": str(args.comfyui_python or "") or None})
