@@ -211,7 +211,7 @@ def _install(args: argparse.Namespace) -> int:
     if args.obs_python:
         state["obs_python"] = str(args.obs_python.expanduser().resolve())
     _write_state(state)
-    _summary(run, outcomes, models_dir)
+    _summary(run, outcomes, packages_ok=choice is not None)
     return 1 if run.failures else 0
 
 
@@ -406,7 +406,7 @@ def _selfcheck(run: _Run, models_dir: Path, outcomes: list[ModelOutcome]) -> Non
         run.fail("the self-check swap did not succeed (see above)")
 
 
-def _summary(run: _Run, outcomes: list[ModelOutcome], models_dir: Path) -> None:
+def _summary(run: _Run, outcomes: list[ModelOutcome], packages_ok: bool) -> None:
     missing = [o.entry.file for o in outcomes if o.how == "missing"]
     run.step("Summary")
     if run.failures:
@@ -417,6 +417,8 @@ def _summary(run: _Run, outcomes: list[ModelOutcome], models_dir: Path) -> None:
         run.say(f"Installed, but {len(missing)} model file(s) are missing: {', '.join(missing)} (see above).")
     else:
         run.say("Everything is installed and the self-check swapped a face with the real models.")
+    if not packages_ok:
+        return
     python = Path(sys.executable)
     run.say(
         f"Swap:   {python.parent / 'inswapper-live'} swap --source ME.jpg --target PHOTO.jpg --output OUT.jpg"

@@ -268,7 +268,10 @@ def pip(python: Path | str, *args: str, run: Runner = subprocess.run) -> None:
     log.info("Running %s", " ".join(command))
     done = run(command)
     if done.returncode != 0:
-        raise RuntimeError(f"pip failed (exit {done.returncode}): {' '.join(command)}")
+        raise RuntimeError(
+            f"pip failed (exit {done.returncode}; its message is above; check the network or proxy): "
+            + " ".join(command)
+        )
 
 
 def conflicting_onnxruntimes(installed: dict[str, str], keep: str | None) -> list[str]:
