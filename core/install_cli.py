@@ -201,7 +201,7 @@ def _install(args: argparse.Namespace) -> int:
     if comfyui and choice:
         _comfyui(run, args, comfyui, choice)
     if choice:
-        _selfcheck(run, models_dir, outcomes)
+        _selfcheck(run, models_dir)
     else:
         skipped = ["OBS"] * args.obs + ["ComfyUI"] * bool(comfyui) + ["the self-check"]
         run.say(f"skipped {', '.join(skipped)}: they need the packages of the first step")
@@ -267,12 +267,9 @@ def _models(
             run.say(f"-        {o.entry.file:34} not present; {o.entry.licence}")
         else:
             run.say(f"MISSING  {o.entry.file:34} {o.detail}")
-            if o.detail.startswith("network unreachable") and o.problems:
-                run.say(f"         {o.problems[0]}")
-        for problem in o.problems:
-            log.info("   %s: %s", o.entry.file, problem)
-            if o.ok or "404" in problem or "sha256" in problem or "moved it aside" in problem:
-                run.say(f"         note: {problem}")
+        unreachable = o.detail.startswith("network unreachable")
+        for problem in o.problems[:1] if unreachable else o.problems:  # one "no network" is enough
+            run.say(f"         note: {problem}")
     missing = missing_report(outcomes, models_dir)
     if missing:
         run.say("")
@@ -386,7 +383,7 @@ def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoi
     )
 
 
-def _selfcheck(run: _Run, models_dir: Path, outcomes: list[ModelOutcome]) -> None:
+def _selfcheck(run: _Run, models_dir: Path) -> None:
     from .install_check import report_providers
     from .selfcheck import run_selfcheck
 
