@@ -238,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", error)
         return 1
     except Exception as error:  # a bug, not a user error: say so, keep the trace for the report
-        log.error("Unexpected error: %s. Please report it with the output of -v.", error, exc_info=args.verbose)
+        log.error(
+            "Unexpected error: %s. Please report it with the output of -v.", error, exc_info=args.verbose
+        )
         return 1
     except KeyboardInterrupt:
         log.error("Interrupted; nothing half-written was left behind.")
