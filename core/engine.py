@@ -183,7 +183,7 @@ class Engine:
     def face_at(self, image: Frame, index: int = 0, order: str = "large-small", name: str = "image") -> Face:
         """Face number ``index`` of ``image``, counted in ``order``, with its embedding."""
         faces = order_faces(self.detect(image), order)
-        where = f"detector {self.settings.detector}, threshold {self.settings.det_thresh}"
+        where = f"detector {Path(self.settings.detector).name}, threshold {self.settings.det_thresh}"
         if not faces:
             raise NoFaceError(
                 f"No face found in {name} (0 faces detected; {where}). "
