@@ -85,10 +85,17 @@ def locate(name: str, setting: str) -> Path:
         ) from error
 
 
+def file_state(swapper: str, detector: str, recognizer: str) -> tuple[tuple[str, int, int], ...]:
+    """Path, size and modification time of the three model files: a replaced file loads again."""
+    paths = [
+        locate(name, setting) for name, setting in zip((swapper, detector, recognizer), KINDS, strict=True)
+    ]
+    return tuple((str(p), (st := p.stat()).st_size, st.st_mtime_ns) for p in paths)
+
+
 @dataclass(frozen=True)
 class _Key:
     files: tuple[tuple[str, int, int], ...]
-    """Path, size and modification time of each model file: a replaced file loads again."""
     provider: str
     threads: int
     det_size: int
@@ -109,17 +116,9 @@ def load_engine(
     det_thresh: float = 0.5,
 ) -> Engine:
     """An engine for these models, loaded once and reused while the files stay the same."""
-    paths = [
-        locate(name, setting) for name, setting in zip((swapper, detector, recognizer), KINDS, strict=True)
-    ]
-    stats = [p.stat() for p in paths]
-    key = _Key(
-        tuple((str(p), s.st_size, s.st_mtime_ns) for p, s in zip(paths, stats, strict=True)),
-        provider,
-        threads,
-        det_size,
-        det_thresh,
-    )
+    files = file_state(swapper, detector, recognizer)
+    paths = [Path(path) for path, _, _ in files]
+    key = _Key(files, provider, threads, det_size, det_thresh)
     with _lock:
         engine = _engines.get(key)
         if engine is not None:

@@ -206,10 +206,13 @@ def test_load_swap_model_is_cached_per_settings(comfy: FakeComfy, comfy_base: Pa
     other = load(**{**MODEL_ARGS, "det_thresh": 0.6})[0]
     assert other is not first and other.settings.det_thresh == 0.6
     assert load(**MODEL_ARGS)[0] is first  # two model sets stay loaded
+    fingerprint = comfy_nodes.LoadSwapModel.IS_CHANGED(**MODEL_ARGS)
+    assert comfy_nodes.LoadSwapModel.IS_CHANGED(**{**MODEL_ARGS, "det_thresh": 0.6}) == fingerprint
     swapper = comfy_base / "models" / "insightface" / "inswapper_128.onnx"
     stat = swapper.stat()
     os.utime(swapper, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    assert load(**MODEL_ARGS)[0] is not first  # a replaced file loads again
+    assert comfy_nodes.LoadSwapModel.IS_CHANGED(**MODEL_ARGS) != fingerprint  # ComfyUI runs the node again
+    assert load(**MODEL_ARGS)[0] is not first  # and a replaced file loads again
 
 
 def test_missing_and_wrong_models_say_what_to_change(comfy: FakeComfy) -> None:
