@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from ..core.errors import InputError
@@ -38,9 +39,10 @@ def to_bgr(image: torch.Tensor) -> Frame:
     """One frame [H,W,C] float 0..1 RGB(A) -> H x W x 3 BGR uint8 (k/255 maps back to k exactly)."""
     import torch
 
-    rgb = image[..., :3].detach().to(device="cpu", dtype=torch.float32).clamp(0.0, 1.0)
-    pixels = (rgb * 255.0).round().to(torch.uint8).numpy()
-    return np.ascontiguousarray(pixels[..., ::-1])
+    rgb = np.ascontiguousarray(image[..., :3].detach().to(device="cpu", dtype=torch.float32).numpy())
+    # x * 255, rounded and saturated to 0..255 in one OpenCV pass (several times faster than torch here).
+    pixels = cv2.addWeighted(rgb, 255.0, rgb, 0.0, 0.0, dtype=cv2.CV_8U)
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
 
 
 def frames(images: torch.Tensor) -> list[Frame]:
@@ -58,17 +60,16 @@ def output_batch(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def write_swap(out: torch.Tensor, masks: torch.Tensor, index: int, result: SwapResult) -> None:
     """Copy the swapped pixels of ``result`` into frame ``index`` of ``out`` and its mask into ``masks``.
 
-    Only pixels the swap changed are written, so the rest of the frame keeps its exact input
-    values (no 8-bit round trip) and an alpha channel is kept as it was.
+    Only the pasted regions are touched, and in them only the pixels the swap changed, so the
+    rest keeps its exact input values (no 8-bit round trip) and an alpha channel is kept as it was.
+    ``out`` and ``masks`` are CPU float32 tensors; their numpy views share their memory.
     """
-    import torch
-
-    mask = torch.from_numpy(result.mask())
-    masks[index] = mask
-    changed = mask > 0
-    if bool(changed.any()):
-        rgb = torch.from_numpy(np.ascontiguousarray(result.frame[..., ::-1])).to(torch.float32) / 255.0
-        out[index, ..., :3][changed] = rgb[changed]
+    frame, mask = out[index].numpy(), masks[index].numpy()
+    for region in result.regions:
+        ys, xs = region.slices
+        rgb = cv2.cvtColor(result.frame[ys, xs], cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        np.copyto(frame[ys, xs, :3], rgb, where=(region.mask > 0)[..., None])
+        np.maximum(mask[ys, xs], region.mask, out=mask[ys, xs])
 
 
 def limit_mask(mask: torch.Tensor | None, batch: int, height: int, width: int) -> torch.Tensor | None:
