@@ -235,6 +235,10 @@ class Engine:
             )
         return SourceFace.average(embeddings, {"images": ", ".join(used)})  # type: ignore[arg-type]
 
+    @property
+    def reference(self) -> Embedding | None:
+        return self._state.reference
+
     def set_reference(self, embedding: Embedding | None) -> None:
         """The face that ``similar`` selection compares against."""
         with self._producer:
@@ -244,8 +248,14 @@ class Engine:
     def detect(self, frame: Frame) -> list[Face]:
         return self._state.detector.detect(frame)
 
-    def swap(self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False) -> SwapResult:
-        """Swap the selected faces of ``frame``; ``faces`` skips detection (a tracker's output)."""
+    def swap(
+        self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False, select: bool = True
+    ) -> SwapResult:
+        """Swap the selected faces of ``frame``.
+
+        ``faces`` skips detection (a tracker's output); ``select=False`` swaps exactly those faces
+        (the live session chooses faces itself, so that the choice stays stable over frames).
+        """
         state = self._state
         if state.latent is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
@@ -254,9 +264,12 @@ class Engine:
         out = frame if in_place else frame.copy()
         if not faces:
             return SwapResult(out, [], [], [])
-        selection = state.settings.faces
-        embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-        targets = selection.apply(faces, state.reference, embed)
+        if select:
+            selection = state.settings.faces
+            embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
+            targets = selection.apply(faces, state.reference, embed)
+        else:
+            targets = list(faces)
         size = max(state.settings.pixel_boost, state.swapper.size)
         if size % state.swapper.size:
             size = state.swapper.size

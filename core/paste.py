@@ -50,17 +50,20 @@ def crop_box(inverse: Matrix, size: int, height: int, width: int) -> tuple[int, 
 
 
 def blend_mask(white: np.ndarray) -> Mask:
-    """The reference mask: >20 -> 255, erode by max(size//10, 10), blur by max(size//20, 5)."""
-    white[white > 20] = 255
-    ys, xs = np.nonzero(white == 255)
-    if ys.size == 0:
-        return np.zeros_like(white)
-    mask_size = int(np.sqrt((ys.max() - ys.min()) * (xs.max() - xs.min())))
+    """The reference mask: >20 -> 255, erode by max(size//10, 10), blur by max(size//20, 5), as 0..1."""
+    inside = white > 20
+    _, _, w, h = cv2.boundingRect(inside.view(np.uint8))
+    if w == 0:
+        return np.zeros(white.shape, dtype=np.float32)
+    # Values <= 20 stay as they are, as in the reference: they matter where the crop's edge
+    # runs along the frame's border, which erodes as if it were 255.
+    white[inside] = 255.0
+    mask_size = int(np.sqrt((h - 1) * (w - 1)))
     k = max(mask_size // 10, 10)
-    mask = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
+    eroded = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
     k = max(mask_size // 20, 5)
-    mask = cv2.GaussianBlur(mask, (2 * k + 1, 2 * k + 1), 0)
-    mask /= 255.0
+    mask = cv2.GaussianBlur(eroded, (2 * k + 1, 2 * k + 1), 0)
+    mask *= 1.0 / 255.0
     return mask
 
 
@@ -91,16 +94,21 @@ def paste_into(
     local = inverse.copy()
     local[:, 2] -= (x0, y0)
     dsize = (x1 - x0, y1 - y0)
-    fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0).astype(np.float32)
     roi = frame[y0:y1, x0:x1]
-    if detail > 0.0 and original is not None:
-        unwarped = cv2.warpAffine(original, local, dsize, borderValue=0.0)
-        fake += float(detail) * (roi.astype(np.float32) - unwarped.astype(np.float32))
     white = cv2.warpAffine(np.full((size, size), 255, dtype=np.float32), local, dsize, borderValue=0.0)
     mask = blend_mask(white)
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))
-    m = mask[:, :, None]
-    merged = m * fake + (1.0 - m) * roi.astype(np.float32)
-    roi[...] = np.clip(np.rint(merged), 0, 255).astype(np.uint8)
+    if detail > 0.0 and original is not None:
+        # out = roi + m * (unwarp(swapped) + detail * (roi - unwarp(original)) - roi), with one warp:
+        # the unwarp is linear, so the crop-space difference is moved instead of two crops.
+        change = swapped.astype(np.float32) - float(detail) * original.astype(np.float32)
+        moved = cv2.warpAffine(change, local, dsize, borderValue=0.0)
+        if detail != 1.0:
+            moved -= (1.0 - float(detail)) * roi.astype(np.float32)
+        merged = roi + moved * mask[:, :, None]
+        roi[...] = cv2.convertScaleAbs(cv2.max(merged, 0.0))
+    else:
+        fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)
+        roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
     return PasteRegion(y0, y1, x0, x1, mask)
