@@ -76,12 +76,12 @@ def locate(name: str, setting: str) -> Path:
         return resolve(name).path
     except ModelNotFoundError as error:
         folders = comfy_adapter.model_folders()
-        where = "\n  ".join(str(p) for p in [*folders, *search_dirs()])
+        where = "\n  ".join(dict.fromkeys(str(p) for p in [*folders, *search_dirs()]))
         raise ModelNotFoundError(
             f"The {setting} model {name!r} was not found in:\n  {where}\n"
-            f"Put the file in {folders[0]} (or models/insightface, which other face-swap packs use) or run "
-            "`python install.py` in this node pack's folder, then press R in ComfyUI to refresh the lists "
-            f"and choose it in LoadSwapModel. ({error})"
+            f"Put the file in {folders[0]} (or in models/insightface, where other face-swap packs keep "
+            "it) or run `python install.py` in this node pack's folder to download it; then press R in "
+            "ComfyUI to refresh the lists and choose it in LoadSwapModel."
         ) from error
 
 

@@ -275,20 +275,18 @@ class SwapFace:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
         limit = tensors.limit_mask(mask, count, height, width)
-        engine = swap_model
-        engine.update(
+        swap_model.update(
             faces=_selection(target_faces, face_order, reference_face, similarity_threshold),
             pixel_boost=0 if pixel_boost == "native" else int(pixel_boost),
             blend=float(blend),
         )
-        if engine.source is not source_face:
-            engine.set_source(source_face)
-        engine.set_reference(reference_face.embedding if reference_face is not None else None)
+        swap_model.set_source(source_face)
+        swap_model.set_reference(reference_face.embedding if reference_face is not None else None)
         out, masks = tensors.output_batch(images)
         bar = comfy_adapter.progress_bar(count)
         for i in range(count):
             comfy_adapter.check_interrupt()
-            result = engine.swap(tensors.to_bgr(images[i]), in_place=True)
+            result = swap_model.swap(tensors.to_bgr(images[i]), in_place=True)
             tensors.write_swap(out, masks, i, result)
             bar.update(1)
         return tensors.apply_limit(out, images, masks, limit)

@@ -106,6 +106,6 @@ def apply_limit(
     """
     if limit is None:
         return swapped, swap_mask
-    weight = limit[..., None].to(swapped.dtype)
-    swapped[..., :3] = original[..., :3] + (swapped[..., :3] - original[..., :3]) * weight
+    base = original[..., :3].to(device=swapped.device, dtype=swapped.dtype)
+    swapped[..., :3] = base + (swapped[..., :3] - base) * limit[..., None]
     return swapped, swap_mask * limit
