@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     face.add_argument("--output", required=True, type=Path, help="face model file (.safetensors or .npz)")
     _add_engine_options(face)
 
+    sub.add_parser("bench", help="benchmark stages, overhead and throughput (see --help)", add_help=False)
+
     models = sub.add_parser("models", help="list or verify model files")
     models.add_argument("action", choices=("list", "verify"))
     models.add_argument("names", nargs="*", help="models to verify (default: all found)")
@@ -212,6 +214,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from .bench import run
+
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+        try:
+            return run(argv[1:])
+        except InswapperLiveError as error:
+            log.error("%s", error)
+            return 1
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -224,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except InswapperLiveError as error:
         log.error("%s", error)
+        return 1
+    except Exception as error:  # a bug, not a user error: say so, keep the trace for the report
+        log.error("Unexpected error: %s. Please report it with the output of -v.", error, exc_info=args.verbose)
         return 1
     except KeyboardInterrupt:
         log.error("Interrupted; nothing half-written was left behind.")

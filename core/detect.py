@@ -181,7 +181,8 @@ class YunetDetector:
         h, w = frame.shape[:2]
         pad_h, pad_w = -(-h // 32) * 32, -(-w // 32) * 32
         blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
-        blob[0, :, :h, :w] = frame.transpose(2, 0, 1)
+        for channel, plane in enumerate(cv2.split(frame)):
+            blob[0, channel, :h, :w] = plane
         outs = dict(
             zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob}), strict=True)
         )

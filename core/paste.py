@@ -99,16 +99,16 @@ def paste_into(
     mask = blend_mask(white)
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))
+    fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)
     if detail > 0.0 and original is not None:
-        # out = roi + m * (unwarp(swapped) + detail * (roi - unwarp(original)) - roi), with one warp:
-        # the unwarp is linear, so the crop-space difference is moved instead of two crops.
-        change = swapped.astype(np.float32) - float(detail) * original.astype(np.float32)
-        moved = cv2.warpAffine(change, local, dsize, borderValue=0.0)
+        # out = roi + m * (fake - roi + detail * (roi - unwarp(original))): the swap's change plus
+        # the frame's detail that the crop could not hold. Computed at the region's resolution.
+        unwarped = cv2.warpAffine(original, local, dsize, borderValue=0.0)
+        change = cv2.subtract(fake, unwarped, dtype=cv2.CV_32F)
         if detail != 1.0:
-            moved -= (1.0 - float(detail)) * roi.astype(np.float32)
-        merged = roi + moved * mask[:, :, None]
-        roi[...] = cv2.convertScaleAbs(cv2.max(merged, 0.0))
+            change += (1.0 - float(detail)) * cv2.subtract(unwarped, roi, dtype=cv2.CV_32F)
+        change *= mask[:, :, None]
+        roi[...] = cv2.convertScaleAbs(cv2.max(cv2.add(change, roi, dtype=cv2.CV_32F), 0.0))
     else:
-        fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)
         roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
     return PasteRegion(y0, y1, x0, x1, mask)

@@ -58,7 +58,7 @@ class OneEuro:
         if self.value is None or self.time is None or t <= self.time or x.shape != self.value.shape:
             return self._restart(x, t)
         change = np.abs(x - self.value)
-        jumped = change.max() > s.jump * self.jitter
+        jumped = float(change.mean()) > s.jump * self.jitter
         # A jump adds at most a few times the current jitter, so one real move barely raises it.
         innovation = min(float(change.mean()), 4.0 * self.jitter)
         self.jitter = max(s.min_jitter, 0.95 * self.jitter + 0.05 * innovation)

@@ -139,4 +139,7 @@ def to_blob(crops: np.ndarray, dtype: type = np.float32) -> np.ndarray:
 def from_output(pred: np.ndarray) -> np.ndarray:
     """RGB N x 3 x S x S in ~0..1 -> BGR uint8 N x S x S x 3, rounded and clipped."""
     pred = np.maximum(pred.astype(np.float32, copy=False), 0.0)
-    return np.stack([cv2.merge([cv2.convertScaleAbs(p[c], alpha=255.0) for c in (2, 1, 0)]) for p in pred])
+    out = np.empty((pred.shape[0], pred.shape[2], pred.shape[3], 3), dtype=np.uint8)
+    for i, p in enumerate(pred):
+        cv2.merge([cv2.convertScaleAbs(p[c], alpha=255.0) for c in (2, 1, 0)], dst=out[i])
+    return out

@@ -104,3 +104,17 @@ def test_producer_and_worker_threads(engine: Engine, faces_dir: Path, swapper_51
         thread.join(timeout=60)
     assert not errors and len(results) >= 24
     assert all(r.frame.shape == image.shape and len(r.swapped) == 2 for r in results)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (3, 7, 3), (31, 2000, 3), (6000, 8000, 3)])
+def test_tiny_and_huge_frames(engine: Engine, yunet: Path, faces_dir: Path, shape) -> None:
+    engine.set_source(engine.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
+    frame = np.full(shape, 120, np.uint8)
+    if shape[0] > 1000:
+        face = read(faces_dir / "tom_cruise_1920x2282.jpg")
+        frame[: face.shape[0], : face.shape[1]] = face
+    for detector in (engine.settings.detector, str(yunet)):
+        engine.update(detector=detector)
+        result = engine.swap(frame)
+        assert result.frame.shape == frame.shape
+        assert len(result.swapped) == (1 if shape[0] > 1000 else 0)
