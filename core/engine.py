@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
 from .runtime import RuntimeSettings
-from .select import FaceSelection
+from .select import FaceSelection, order_faces
 from .source import SourceFace
 from .swap import Swapper
 from .types import Embedding, Face, Frame
@@ -178,21 +178,62 @@ class Engine:
 
     def largest_face(self, image: Frame, name: str = "image") -> Face:
         """The largest face of ``image`` with its embedding; NoFaceError names ``name``."""
-        faces = self.detect(image)
+        return self.face_at(image, 0, "large-small", name)
+
+    def face_at(self, image: Frame, index: int = 0, order: str = "large-small", name: str = "image") -> Face:
+        """Face number ``index`` of ``image``, counted in ``order``, with its embedding."""
+        faces = order_faces(self.detect(image), order)
+        where = f"detector {Path(self.settings.detector).name}, threshold {self.settings.det_thresh}"
         if not faces:
             raise NoFaceError(
-                f"No face found in {name} (detector {self.settings.detector}, threshold "
-                f"{self.settings.det_thresh}). Use a clear, frontal photo or lower the detection threshold."
+                f"No face found in {name} (0 faces detected; {where}). "
+                "Use a clear, frontal photo or lower the detection threshold."
             )
-        face = max(faces, key=lambda f: f.area)
+        if not 0 <= index < len(faces):
+            raise NoFaceError(
+                f"{name} has {len(faces)} face(s) ({where}); face index {index} is out of range: faces "
+                f"are counted {order} from 0, so choose an index from 0 to {len(faces) - 1}."
+            )
+        face = faces[index]
         self.recognizer().embed(image, [face])
         return face
 
-    def analyse_source(self, images: Sequence[Frame], names: Sequence[str] | None = None) -> SourceFace:
-        """The averaged identity of the largest face in each image."""
+    def analyse_source(
+        self,
+        images: Sequence[Frame],
+        names: Sequence[str] | None = None,
+        *,
+        face_index: int = 0,
+        order: str = "large-small",
+        skip_missing: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SourceFace:
+        """The averaged identity of face ``face_index`` (default: the largest) in each image.
+
+        ``skip_missing`` leaves out images without that face (a video's blurred frames) and fails
+        only when none has it; ``progress(done, total)`` is called after each image.
+        """
         names = list(names) if names is not None else [f"source image {i + 1}" for i in range(len(images))]
-        embeddings = [self.largest_face(img, name).embedding for img, name in zip(images, names, strict=True)]
-        return SourceFace.average(embeddings, {"images": ", ".join(names)})  # type: ignore[arg-type]
+        embeddings, used, missing = [], [], []
+        for done, (img, name) in enumerate(zip(images, names, strict=True), start=1):
+            try:
+                embeddings.append(self.face_at(img, face_index, order, name).embedding)
+                used.append(name)
+            except NoFaceError as error:
+                if not skip_missing or len(images) == 1:
+                    raise
+                missing.append(str(error))
+            if progress is not None:
+                progress(done, len(images))
+        if missing and not embeddings:
+            raise NoFaceError(
+                f"None of the {len(images)} source images has a usable face. First: {missing[0]}"
+            )
+        if missing:
+            log.warning(
+                "%d of %d source images have no usable face and were left out.", len(missing), len(images)
+            )
+        return SourceFace.average(embeddings, {"images": ", ".join(used)})  # type: ignore[arg-type]
 
     @property
     def reference(self) -> Embedding | None:

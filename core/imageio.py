@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +128,19 @@ def commit_file(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces it only if the block completes."""
+    tmp = temp_beside(path)
+    try:
+        yield tmp
+        commit_file(tmp, path)
+    except OSError as error:
+        raise OutputError(f"Cannot write {path}: {error}") from error
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_image(path: Path | str, pixels: np.ndarray) -> Path:
     """Encode by extension and replace ``path`` atomically: never a half-written file."""
     path = check_writable(path)
@@ -136,12 +151,6 @@ def write_image(path: Path | str, pixels: np.ndarray) -> Path:
         ok = False
     if not ok:
         raise OutputError(f"Cannot write {path}: OpenCV cannot encode {ext} images; use .png or .jpg.")
-    tmp = temp_beside(path)
-    try:
+    with atomic_output(path) as tmp:
         encoded.tofile(str(tmp))
-        commit_file(tmp, path)
-    except OSError as error:
-        raise OutputError(f"Cannot write {path}: {error}") from error
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -17,7 +17,7 @@ from .types import Embedding, Frame
 
 log = logging.getLogger(__name__)
 
-PIXEL_BOOST_SIZES = (256, 384, 512)
+_CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 def read_emap(path: Path | str) -> np.ndarray:
@@ -56,6 +56,9 @@ class Swapper:
         self.target_dtype = np.float16 if "float16" in target.type else np.float32
         self.source_dtype = np.float16 if "float16" in source.type else np.float32
         self.emap = read_emap(path)
+        self.device = "cuda" if self.session.get_providers()[0] in _CUDA_PROVIDERS else "cpu"
+        # On a GPU, inputs are bound once and the output stays on the device until copied back.
+        self.use_binding = self.device != "cpu"
         latent_dim = source.shape[1]
         if (
             self.emap.ndim != 2
@@ -73,23 +76,23 @@ class Swapper:
         latent /= np.linalg.norm(latent)
         return latent.astype(self.source_dtype)
 
+    def _infer(self, blob: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        if not self.use_binding:
+            return self.session.run([self.output_name], {self.target_name: blob, self.source_name: latent})[0]
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.target_name, blob)
+        binding.bind_cpu_input(self.source_name, latent)
+        binding.bind_output(self.output_name, self.device)
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
     def run(self, crops: np.ndarray, latent: np.ndarray) -> np.ndarray:
         """N x S x S x 3 BGR uint8 crops -> swapped crops, same layout."""
         blob = to_blob(crops, self.target_dtype)
         if self.batchable and len(blob) > 1:
-            pred = self.session.run(
-                [self.output_name],
-                {self.target_name: blob, self.source_name: np.repeat(latent, len(blob), axis=0)},
-            )[0]
+            pred = self._infer(blob, np.repeat(latent, len(blob), axis=0))
         else:
-            pred = np.concatenate(
-                [
-                    self.session.run(
-                        [self.output_name], {self.target_name: b[None], self.source_name: latent}
-                    )[0]
-                    for b in blob
-                ]
-            )
+            pred = np.concatenate([self._infer(blob[i : i + 1], latent) for i in range(len(blob))])
         return from_output(pred)
 
     def swap_crops(self, crops: list[Frame], latent: np.ndarray) -> list[Frame]:

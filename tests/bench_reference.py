@@ -23,25 +23,11 @@ from reference import Reference
 
 from inswapper_live.core import synthetic
 from inswapper_live.core.align import warp_face
+from inswapper_live.core.bench import Timed
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.paste import paste_into
 
 DATA = Path(os.environ.get("INSWAPPER_LIVE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-class Timed:
-    """Wraps ``session.run`` and adds up the time spent inside it."""
-
-    def __init__(self, session) -> None:
-        self.inner, self.seconds = session.run, 0.0
-        session.run = self
-
-    def __call__(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return self.inner(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 def measure(fns: list, repeat: int, clocks: list[list[Timed]]) -> list[tuple[float, float]]:

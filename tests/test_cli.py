@@ -52,36 +52,24 @@ def test_swap_an_image(tmp_path: Path, faces_dir: Path, models: list[str], caplo
 def test_face_selection_and_reference(tmp_path: Path, faces_dir: Path, models: list[str]) -> None:
     target = faces_dir / "obama_biden_2faces.jpg"
     image = read(target)
+
+    def swap(out: Path, *extra: str) -> int:
+        source = str(faces_dir / "grace_hopper.jpg")
+        return main(
+            ["swap", "--source", source, "--target", str(target), "--output", str(out), *extra, *models]
+        )
+
     outputs = {}
     for spec in ("index:0", "index:1", "largest"):
         out = tmp_path / f"{spec.replace(':', '_')}.png"
-        args = [
-            "swap",
-            "--source",
-            str(faces_dir / "grace_hopper.jpg"),
-            "--target",
-            str(target),
-            "--output",
-            str(out),
-        ]
-        assert main([*args, "--faces", spec, *models]) == 0
+        assert swap(out, "--faces", spec) == 0
         outputs[spec] = np.any(read(out) != image, axis=2)
     left = np.nonzero(outputs["index:0"])[1].mean()
     right = np.nonzero(outputs["index:1"])[1].mean()
     assert left < right
     assert not (outputs["index:0"] & outputs["index:1"]).any()
-    out = tmp_path / "similar.png"
-    args = [
-        "swap",
-        "--source",
-        str(faces_dir / "grace_hopper.jpg"),
-        "--target",
-        str(target),
-        "--output",
-        str(out),
-    ]
-    assert main([*args, "--faces", "similar:0.5", *models]) == 1  # needs --reference
-    assert main([*args, "--faces", "similar:0.99", "--reference", str(target), *models]) == 0
+    assert swap(tmp_path / "similar.png", "--faces", "similar:0.5") == 1  # needs --reference
+    assert swap(tmp_path / "similar.png", "--faces", "similar:0.99", "--reference", str(target)) == 0
 
 
 def test_face_model_then_swap_a_video_with_audio(

@@ -91,3 +91,15 @@ def test_wrong_emap_is_refused(tmp_path: Path) -> None:
     onnx.save(model, str(path))
     with pytest.raises(ModelLoadError, match="not an emap"):
         Swapper(path, CPU)
+
+
+def test_io_binding_path_gives_the_same_crops(tmp_path: Path) -> None:
+    """The GPU path (inputs bound once, output kept on the device) exercised on the CPU device."""
+    swapper = Swapper(synthetic.make_swapper(tmp_path / "s.onnx", 128, batch=True), CPU)
+    assert swapper.device == "cpu" and not swapper.use_binding
+    latent = swapper.latent(_embedding(8))
+    crops = [np.random.default_rng(i).integers(0, 255, (256, 256, 3), dtype=np.uint8) for i in range(2)]
+    plain = swapper.swap_crops(crops, latent)
+    swapper.use_binding = True
+    bound = swapper.swap_crops(crops, latent)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, bound, strict=True))
