@@ -57,6 +57,8 @@ class Pick:
 class SelfCheck:
     ok: bool
     lines: list[str] = field(default_factory=list)
+    skipped: bool = False
+    """No swap could run because a model is missing (already reported as missing, not a failure)."""
     output: Path | None = None
     stand_ins: list[str] = field(default_factory=list)
 
@@ -102,6 +104,7 @@ def run_selfcheck(models_dir: Path | None, output: Path, provider: str = "auto")
                 "No face detector is present (det_10g, det_2.5g, det_500m or yunet), so no swap could run. "
                 "Get one of the missing files listed above, or run with --from FOLDER."
             )
+            check.skipped = True
             return check
         try:
             _swap(check, picks, models_dir, output, provider)
