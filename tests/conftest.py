@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from inswapper_live.core import synthetic
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,136 @@
+"""Face Swap for OBS Studio: add this file in Tools > Scripts, then add "Face Swap" to a source's filters.
+
+This is the script OBS loads. It makes the ``inswapper_live`` package and its dependencies
+(numpy, OpenCV, onnxruntime) importable for OBS's embedded Python, registers the filter type
+and routes OBS's log calls. When a dependency is missing it says, in the script's
+description and in OBS's log, exactly which commands install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import platform
+import site
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PACKAGE = "inswapper_live"
+REQUIRED_MODULES = ("numpy", "cv2", "onnxruntime", "onnx", "safetensors", "PIL")
+
+# OBS puts this script's folder first on sys.path; its module names (formats, settings, ...)
+# must not shadow anything else, and the package is imported by its own name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+
+def _load_platforms() -> object:
+    """platforms.py on its own (standard library only): it says where the packages are."""
+    spec = importlib.util.spec_from_file_location(f"{PACKAGE}_obs_platforms", HERE / "platforms.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look their module up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_platforms = _load_platforms()
+
+
+def _use_package_dirs() -> None:
+    """Add the folders install.py fills for OBS's Python (and a development .venv) to sys.path."""
+    for folder in _platforms.package_dirs(platform.system(), str(REPO), sys.version_info[:2]):
+        if Path(folder).is_dir() and folder not in sys.path:
+            site.addsitedir(folder)  # runs .pth files: an editable install of this repo is one
+
+
+def _use_repository_as_package() -> None:
+    """Import the repository this script sits in as ``inswapper_live`` when nothing installed it."""
+    if importlib.util.find_spec(PACKAGE) is not None:
+        return
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[PACKAGE] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+
+
+def _missing_modules() -> list[str]:
+    return [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
+
+
+class _ObsLogHandler(logging.Handler):
+    """Sends the package's log records to OBS's log (Help > Log Files) at the matching level."""
+
+    def __init__(self, blog) -> None:
+        super().__init__()
+        self._blog = blog
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = 100 if record.levelno >= logging.ERROR else 200 if record.levelno >= logging.WARNING else 300
+        try:
+            self._blog(level, f"[Face Swap] {self.format(record)}")
+        except Exception:
+            self.handleError(record)
+
+
+def _obs_logging() -> logging.Handler | None:
+    try:
+        import obspython  # only inside OBS
+    except ImportError:
+        return None
+    handler = _ObsLogHandler(obspython.blog)
+    logger = logging.getLogger(PACKAGE)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return handler
+
+
+_use_package_dirs()
+_use_repository_as_package()
+_MISSING = _missing_modules()
+_PROBLEM = ""
+if _MISSING:
+    _PROBLEM = (
+        f"The Face Swap filter needs Python packages that OBS's Python does not have: {', '.join(_MISSING)}. "
+        "Run:\n"
+        + _platforms.install_hint(platform.system(), str(REPO), sys.base_prefix, sys.version_info[:2])
+    )
+_handler: logging.Handler | None = None
+
+
+def script_description() -> str:
+    text = (
+        "<b>Face Swap</b> (inswapper-live): adds a <i>Face Swap</i> video filter. Right-click a source, "
+        "choose Filters, press + and pick Face Swap. Swap only faces of people who agreed, and tell "
+        "your audience (the filter can show a label)."
+    )
+    if _PROBLEM:
+        text += "<br><br><b>Not loaded.</b> " + _PROBLEM.replace("\n", "<br>")
+    return text
+
+
+def script_load(settings: object) -> None:
+    global _handler
+    _handler = _handler or _obs_logging()
+    log = logging.getLogger(f"{PACKAGE}.obs_plugin")
+    if _PROBLEM:
+        log.error("%s", _PROBLEM)
+        return
+    from inswapper_live.obs_plugin import libobs
+    from inswapper_live.obs_plugin.registration import register
+
+    register(libobs.load())
+
+
+def script_unload() -> None:
+    global _handler
+    if not _PROBLEM:
+        from inswapper_live.obs_plugin.registration import unload
+
+        unload()
+    if _handler is not None:
+        logging.getLogger(PACKAGE).removeHandler(_handler)
+        _handler = None
