@@ -150,7 +150,7 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        self.readback.render(self.context, target, width, height, worker)
+        self.readback.render(self.context, parent, target, width, height, worker)
 
     def remove(self) -> None:
         """Removed from its source: stop the worker and hand every held frame back to the source."""

@@ -46,6 +46,7 @@ OBS_SOURCE_TYPE_INPUT = 0
 OBS_SOURCE_TYPE_FILTER = 1  # enum obs_source_type: INPUT, FILTER, TRANSITION, SCENE
 OBS_SOURCE_VIDEO = 1 << 0
 OBS_SOURCE_ASYNC = 1 << 2
+OBS_SOURCE_CUSTOM_DRAW = 1 << 3
 OBS_SOURCE_ASYNC_VIDEO = OBS_SOURCE_VIDEO | OBS_SOURCE_ASYNC
 
 OBS_TEXT_DEFAULT, OBS_TEXT_INFO = 0, 3
@@ -220,6 +221,7 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_source_get_name": (S, [P]),
     "obs_source_enabled": (c_bool, [P]),
     "obs_source_video_render": (None, [P]),
+    "obs_source_default_render": (None, [P]),
     "obs_source_draw": (None, [P, c_int, c_int, c_uint32, c_uint32, c_bool]),
     # settings data
     "obs_data_release": (None, [P]),
@@ -261,6 +263,9 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_leave_graphics": (None, []),
     "obs_get_base_effect": (P, [c_int]),
     "gs_effect_loop": (c_bool, [P, S]),
+    "gs_effect_get_param_by_name": (P, [P, S]),
+    "gs_effect_set_texture": (None, [P, P]),
+    "gs_draw_sprite": (None, [P, c_uint32, c_uint32, c_uint32]),
     "gs_texrender_create": (P, [c_int, c_int]),
     "gs_texrender_destroy": (None, [P]),
     "gs_texrender_reset": (None, [P]),
@@ -304,6 +309,7 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_get_total_frames": (c_uint32, []),
     "obs_get_lagged_frames": (c_uint32, []),
     "os_gettime_ns": (c_uint64, []),
+    "bnum_allocs": (c_long, []),
     "video_format_get_parameters": (
         c_bool,
         [c_int, c_int, POINTER(c_float * 16), POINTER(c_float * 3), POINTER(c_float * 3)],

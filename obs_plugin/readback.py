@@ -26,6 +26,7 @@ from .libobs import (
     GS_DYNAMIC,
     GS_ZS_NONE,
     OBS_EFFECT_DEFAULT,
+    OBS_SOURCE_CUSTOM_DRAW,
     Libobs,
     Vec4,
 )
@@ -98,7 +99,9 @@ class Readback:
         self.result = obs.gs_texture_create(width, height, GS_BGRA, 1, None, GS_DYNAMIC)
         self.size = (width, height)
 
-    def render(self, context: int, target: int, width: int, height: int, worker: FrameWorker) -> None:
+    def render(
+        self, context: int, parent: int, target: int, width: int, height: int, worker: FrameWorker
+    ) -> None:
         """Draw the newest swapped frame; queue the previous frame's readback for the worker."""
         obs = self.obs
         self._ensure(width, height)
@@ -110,7 +113,10 @@ class Readback:
         obs.gs_ortho(0.0, float(width), 0.0, float(height), -100.0, 100.0)
         obs.gs_blend_state_push()
         obs.gs_blend_function(GS_BLEND_ONE, GS_BLEND_ZERO)
-        obs.obs_source_video_render(target)
+        if target == parent and not obs.obs_source_get_output_flags(parent) & OBS_SOURCE_CUSTOM_DRAW:
+            obs.obs_source_default_render(target)  # as obs_source_process_filter_begin does
+        else:
+            obs.obs_source_video_render(target)
         obs.gs_blend_state_pop()
         obs.gs_texrender_end(self.texrender)
 
@@ -128,8 +134,9 @@ class Readback:
             done.release()
         if self.has_result:
             effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
+            obs.gs_effect_set_texture(obs.gs_effect_get_param_by_name(effect, b"image"), self.result)
             while obs.gs_effect_loop(effect, b"Draw"):
-                obs.obs_source_draw(self.result, 0, 0, 0, 0, False)
+                obs.gs_draw_sprite(self.result, 0, width, height)
 
     def _read(self, surface: int | None, width: int, height: int, worker: FrameWorker) -> None:
         obs = self.obs

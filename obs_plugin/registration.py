@@ -20,6 +20,7 @@ from typing import Any
 
 from .filter import Plugin
 from .libobs import (
+    OBS_SOURCE_CUSTOM_DRAW,
     OBS_SOURCE_TYPE_FILTER,
     OBS_SOURCE_VIDEO,
     ClickedFn,
@@ -41,9 +42,10 @@ log = logging.getLogger(__name__)
 REGISTRY_KEY = "_inswapper_live_obs_registry"
 FILTER_ID = "inswapper_live_face_swap"
 FILTER_NAME = "Face Swap"
-OUTPUT_FLAGS = OBS_SOURCE_VIDEO
+OUTPUT_FLAGS = OBS_SOURCE_VIDEO | OBS_SOURCE_CUSTOM_DRAW
 """Not OBS_SOURCE_ASYNC: the filter is offered for every video source. Async sources call
-``filter_video`` (CPU frames); capture sources call ``video_render`` (GPU readback)."""
+``filter_video`` (CPU frames); capture sources call ``video_render`` (GPU readback), which
+draws with its own effect loop (custom draw: OBS does not wrap it in one)."""
 
 
 class Registry:
