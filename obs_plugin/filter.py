@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .formats import SUPPORTED, FrameView, PixelFormat, plane_sizes
-from .libobs import OBS_SOURCE_ASYNC, Libobs, frame_at
+from .libobs import OBS_SOURCE_ASYNC, Libobs, frame_at, text
 from .model import SwapModel
 from .properties import (
     STATUS_KEY,
@@ -91,7 +91,7 @@ class FaceSwapFilter:
         with self._lock:
             if self._worker is None and not self._closed:
                 self._worker = FrameWorker(
-                    self._process, self._release, prepare=self._prepare, name=self.name
+                    self._process, self._release, prepare=self._prepare, name=f"face-swap: {self.name}"
                 )
             return self._worker
 
@@ -154,9 +154,12 @@ class FaceSwapFilter:
 
     def remove(self) -> None:
         """Removed from its source: stop the worker and hand every held frame back to the source."""
+        summary = self.status_text()
         with self._lock:
             worker, self._worker = self._worker, None
         if worker is not None:
+            if worker.stats.submitted:
+                log.info("Face Swap filter '%s' stopped: %s", self.name, summary)
             worker.close()
 
     def close(self) -> None:
@@ -198,7 +201,7 @@ class Plugin:
         self.filters: dict[int, FaceSwapFilter] = {}
 
     def create(self, instance: int, context: int, settings: int) -> None:
-        name = f"face-swap-{instance}"
+        name = text(self.obs.obs_source_get_name(context)) or f"face-swap-{instance}"
         self.filters[instance] = FaceSwapFilter(self.obs, context, read_settings(self.obs, settings), name)
 
     def attach(self, instance: int, context: int) -> None:
