@@ -122,7 +122,10 @@ def script_load(settings: object) -> None:
     from inswapper_live.obs_plugin import libobs
     from inswapper_live.obs_plugin.registration import register
 
-    register(libobs.load())
+    try:
+        register(libobs.load())
+    except (OSError, RuntimeError) as error:
+        log.error("The Face Swap filter was not registered: %s", error)
 
 
 def script_unload() -> None:

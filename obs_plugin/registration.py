@@ -165,6 +165,10 @@ def registry(obs: Libobs) -> Registry:
 def register(obs: Libobs) -> Registry:
     """Register the type (first load only) and install a fresh Plugin; filters that outlived a
     script reload are rebuilt from their stored settings."""
+    if not obs.obs_initialized():
+        raise RuntimeError(
+            f"libobs ({obs.path}) is loaded but not running: load this script from OBS Studio."
+        )
     reg = registry(obs)
     if not reg.registered:
         size = source_info_size(obs.version, ctypes.sizeof(ObsSourceInfo))
