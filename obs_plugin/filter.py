@@ -82,6 +82,7 @@ class FaceSwapFilter:
         self._lock = threading.Lock()
         self._wanted = settings
         self._worker: FrameWorker | None = None
+        self._parent: int | None = None
         self._closed = False
         self._worker_for_frames()
 
@@ -130,7 +131,9 @@ class FaceSwapFilter:
             if worker is not None and worker.held:
                 worker.flush()
             return address
-        worker.submit(HeldFrame(self.obs, address, self.obs.obs_filter_get_parent(self.context)))
+        if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
+            self._parent = self.obs.obs_filter_get_parent(self.context)
+        worker.submit(HeldFrame(self.obs, address, self._parent))
         done = worker.take()
         return done.address if done is not None else None
 
@@ -157,6 +160,7 @@ class FaceSwapFilter:
         summary = self.status_text()
         with self._lock:
             worker, self._worker = self._worker, None
+            self._parent = None
         if worker is not None:
             if worker.stats.submitted:
                 log.info("Face Swap filter '%s' stopped: %s", self.name, summary)

@@ -218,17 +218,18 @@ def to_bgr(frame: FrameView) -> Frame:
     if frame.format not in YUV_FORMATS:
         raise ValueError(f"pixel format {frame.format!r} is not supported")
     colour = frame._colour()
-    y, u, v = frame._yuv_views()
     sx, sy = frame.subsampling
     h, w = frame.height, frame.width
-    yuv = np.empty((h, w, 3), dtype=np.uint8)
-    yuv[:, :, 0] = y
-    for channel, plane in ((1, u), (2, v)):
-        full = plane if (sx, sy) == (1, 1) else np.repeat(np.repeat(plane, sy, axis=0), sx, axis=1)
-        yuv[:, :, channel] = full[:h, :w]
-    if np.any(colour.lo > 0) or np.any(colour.hi < 255):
-        np.clip(yuv, np.rint(colour.lo).astype(np.uint8), np.rint(colour.hi).astype(np.uint8), out=yuv)
-    return cv2.transform(yuv, colour.to_bgr)
+    lo, hi = (np.rint(colour.lo).astype(int).tolist(), np.rint(colour.hi).astype(int).tolist())
+    channels = []
+    for i, plane in enumerate(frame._yuv_views()):
+        plane = np.clip(plane, lo[i], hi[i])  # as OBS's shader clamps (a new array: the frame is untouched)
+        if i and (sx, sy) != (1, 1):
+            plane = cv2.resize(
+                plane, (plane.shape[1] * sx, plane.shape[0] * sy), interpolation=cv2.INTER_NEAREST
+            )
+        channels.append(plane[:h, :w])
+    return cv2.transform(cv2.merge(channels), colour.to_bgr)
 
 
 def _aligned(box: Box, sx: int, sy: int, width: int, height: int) -> Box:
@@ -240,13 +241,26 @@ def _aligned(box: Box, sx: int, sy: int, width: int, height: int) -> Box:
     return y0, y1, x0, x1
 
 
-def _blocks(values: np.ndarray, sx: int, sy: int, reduce: str) -> np.ndarray:
-    """Reduce ``values`` (h x w [x c]) over sy x sx blocks; a partial edge block repeats its last pixels."""
+def _blocks(values: np.ndarray, sx: int, sy: int) -> np.ndarray:
+    """The mean of ``values`` (h x w [x c]) over sy x sx blocks; a partial edge block repeats its last pixels."""
     h, w = values.shape[:2]
-    pad = [(0, (-h) % sy), (0, (-w) % sx)] + [(0, 0)] * (values.ndim - 2)
-    padded = np.pad(values, pad, mode="edge")
-    shaped = padded.reshape(padded.shape[0] // sy, sy, padded.shape[1] // sx, sx, *values.shape[2:])
-    return shaped.any(axis=(1, 3)) if reduce == "any" else shaped.mean(axis=(1, 3))
+    if (sx, sy) == (1, 1):
+        return values
+    if h % sy or w % sx:  # only at a frame edge of odd size
+        values = np.pad(values, [(0, (-h) % sy), (0, (-w) % sx)] + [(0, 0)] * (values.ndim - 2), mode="edge")
+    size = (values.shape[1] // sx, values.shape[0] // sy)
+    return cv2.resize(values, size, interpolation=cv2.INTER_AREA)  # exact block means at integer factors
+
+
+def _changed(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Pixels (h x w, uint8 255 / 0) where any channel differs."""
+    b, g, r = cv2.split(cv2.absdiff(new, old))
+    return cv2.compare(cv2.max(cv2.max(b, g), r), 0, cv2.CMP_GT)
+
+
+def _to_bytes(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Float YUV values as bytes, clamped to the frame's range (as OBS clamps them)."""
+    return np.clip(np.rint(values), lo, hi).astype(np.uint8)
 
 
 def write_back(frame: FrameView, before: Frame, after: Frame, boxes: Sequence[Box]) -> int:
@@ -260,7 +274,7 @@ def write_back(frame: FrameView, before: Frame, after: Frame, boxes: Sequence[Bo
         view, order = frame._rgb_view()
         for y0, y1, x0, x1 in boxes:
             new = after[y0:y1, x0:x1]
-            changed = np.any(new != before[y0:y1, x0:x1], axis=2)
+            changed = _changed(new, before[y0:y1, x0:x1]).astype(bool)
             if changed.any():
                 region = view[y0:y1, x0:x1]
                 for channel, index in enumerate(order):
@@ -268,6 +282,8 @@ def write_back(frame: FrameView, before: Frame, after: Frame, boxes: Sequence[Bo
                 written += int(changed.sum())
         return written
     colour = frame._colour()
+    to_yuv = colour.to_yuv.astype(np.float32)
+    lo, hi = colour.lo.tolist(), colour.hi.tolist()
     y_plane, u_plane, v_plane = frame._yuv_views()
     sx, sy = frame.subsampling
     for box in boxes:
@@ -275,18 +291,17 @@ def write_back(frame: FrameView, before: Frame, after: Frame, boxes: Sequence[Bo
         if y1 <= y0 or x1 <= x0:
             continue
         new = after[y0:y1, x0:x1]
-        changed = np.any(new != before[y0:y1, x0:x1], axis=2)
+        mask = _changed(new, before[y0:y1, x0:x1])
+        changed = mask.astype(bool)
         if not changed.any():
             continue
-        yuv = cv2.transform(new.astype(np.float32), colour.to_yuv.astype(np.float32))
-        yuv = np.clip(yuv, colour.lo.astype(np.float32), colour.hi.astype(np.float32))
-        luma = np.rint(yuv[:, :, 0]).astype(np.uint8)
-        y_plane[y0:y1, x0:x1][changed] = luma[changed]
-        chroma = np.rint(_blocks(yuv[:, :, 1:], sx, sy, "mean")).astype(np.uint8)
-        block_changed = _blocks(changed, sx, sy, "any")
+        yuv = cv2.transform(new.astype(np.float32), to_yuv)
+        y_plane[y0:y1, x0:x1][changed] = _to_bytes(yuv[:, :, 0][changed], lo[0], hi[0])
+        block_changed = _blocks(mask, sx, sy) > 0
+        chroma = _blocks(np.ascontiguousarray(yuv[:, :, 1:]), sx, sy)[block_changed]
         cy, cx = y0 // sy, x0 // sx
         rows, cols = block_changed.shape
-        u_plane[cy : cy + rows, cx : cx + cols][block_changed] = chroma[:, :, 0][block_changed]
-        v_plane[cy : cy + rows, cx : cx + cols][block_changed] = chroma[:, :, 1][block_changed]
+        u_plane[cy : cy + rows, cx : cx + cols][block_changed] = _to_bytes(chroma[:, 0], lo[1], hi[1])
+        v_plane[cy : cy + rows, cx : cx + cols][block_changed] = _to_bytes(chroma[:, 1], lo[2], hi[2])
         written += int(changed.sum())
     return written

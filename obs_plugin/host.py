@@ -55,6 +55,8 @@ class HostSettings:
     height: int = 480
     fps: int = 30
     modules: tuple[str, ...] = ("image-source",)
+    profile: bool = False
+    """Record libobs's profiler (per-frame times of the graphics thread) for ``profile_csv``."""
 
 
 class ObsHost:
@@ -76,6 +78,8 @@ class ObsHost:
         display = x11.XOpenDisplay(None)
         if not display:
             raise RuntimeError("Cannot open the X display: run under Xvfb (DISPLAY must be set).")
+        if s.profile:
+            obs.profiler_start()
         obs.obs_set_nix_platform(OBS_NIX_PLATFORM_X11_EGL)
         obs.obs_set_nix_platform_display(display)
         if not obs.obs_startup(b"en-US", None, None):
@@ -120,6 +124,16 @@ class ObsHost:
             self.obs.obs_source_release(source)
         self._sources.clear()
         self.obs.obs_shutdown()
+
+    def profile_csv(self, path: Path) -> Path:
+        """libobs's profiler so far as CSV: one row per (section, time bucket, count)."""
+        snapshot = self.obs.profile_snapshot_create()
+        try:
+            if not self.obs.profiler_snapshot_dump_csv(snapshot, str(path).encode()):
+                raise RuntimeError(f"Cannot write the profile to {path}")
+        finally:
+            self.obs.profile_snapshot_free(snapshot)
+        return path
 
     def _register_test_source(self) -> None:
         name = ctypes.create_string_buffer(b"Test frames")

@@ -310,6 +310,11 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_get_lagged_frames": (c_uint32, []),
     "os_gettime_ns": (c_uint64, []),
     "bnum_allocs": (c_long, []),
+    "profiler_start": (None, []),
+    "profiler_stop": (None, []),
+    "profile_snapshot_create": (P, []),
+    "profile_snapshot_free": (None, [P]),
+    "profiler_snapshot_dump_csv": (c_bool, [P, S]),
     "video_format_get_parameters": (
         c_bool,
         [c_int, c_int, POINTER(c_float * 16), POINTER(c_float * 3), POINTER(c_float * 3)],

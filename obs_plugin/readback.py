@@ -4,8 +4,9 @@ Synchronous sources have no CPU frame to filter, so ``video_render`` draws the s
 texture, copies it to a staging surface and reads back the frame staged on the *previous*
 call (mapping the surface just staged would stall until the GPU finishes it). The readback
 goes to the worker like an async frame; the newest swapped frame is uploaded to a dynamic
-texture and drawn instead of the source. Until the first swapped frame exists nothing is
-drawn, so a face never shows unswapped while the filter is on.
+texture and drawn instead of the source. A frame is read back only when the worker has no
+frame waiting (a newer one would replace it anyway). Until the first swapped frame exists
+nothing is drawn, so a face never shows unswapped while the filter is on.
 
 Every method except ``destroy`` runs on the graphics thread inside ``video_render``.
 """
@@ -121,10 +122,14 @@ class Readback:
         obs.gs_texrender_end(self.texrender)
 
         previous = self.slot ^ 1
-        obs.gs_stage_texture(self.surfaces[self.slot], obs.gs_texrender_get_texture(self.texrender))
-        self.staged[self.slot] = True
         if self.staged[previous]:
             self._read(self.surfaces[previous], width, height, worker)
+            self.staged[previous] = False
+        # Copy this frame for the next call only if the worker will want it: while a frame waits
+        # for the worker, a newer one would only replace it, so it is not read back at all.
+        if worker.wants_frame():
+            obs.gs_stage_texture(self.surfaces[self.slot], obs.gs_texrender_get_texture(self.texrender))
+            self.staged[self.slot] = True
         self.slot = previous
 
         done = worker.take()

@@ -40,6 +40,9 @@ from .properties import PanelCallbacks
 log = logging.getLogger(__name__)
 
 REGISTRY_KEY = "_inswapper_live_obs_registry"
+SWITCH_INTERVAL_S = 0.001
+"""OBS's graphics thread takes the GIL in every callback; while the worker runs Python code it
+keeps the GIL up to the interpreter's switch interval (5 ms by default) before handing it over."""
 FILTER_ID = "inswapper_live_face_swap"
 FILTER_NAME = "Face Swap"
 OUTPUT_FLAGS = OBS_SOURCE_VIDEO | OBS_SOURCE_CUSTOM_DRAW
@@ -57,6 +60,8 @@ class Registry:
         self.contexts: dict[int, int] = {}
         """Every live filter instance (id -> its obs_source_t), also across script reloads."""
         self.registered = False
+        self.switch_interval: float | None = None
+        """The interpreter's switch interval before the plugin lowered it, restored on unload."""
         self._lock = threading.Lock()
         self._next_id = 1
         self._logged: set[str] = set()
@@ -176,6 +181,8 @@ def register(obs: Libobs) -> Registry:
         reg.registered = True
         log.info("Face Swap filter registered with OBS %s (struct size %d)", obs.version, size)
     if reg.impl is None:
+        reg.switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(reg.switch_interval, SWITCH_INTERVAL_S))
         plugin = Plugin(obs, reg.callbacks)
         for instance, context in list(reg.contexts.items()):
             plugin.attach(instance, context)
@@ -191,3 +198,5 @@ def unload() -> None:
         return
     impl, reg.impl = reg.impl, None
     impl.shutdown()
+    if reg.switch_interval is not None:
+        sys.setswitchinterval(reg.switch_interval)

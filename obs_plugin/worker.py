@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+FPS_WINDOW_S = 5.0
 STOP_TIMEOUT_S = 10.0
 """How long ``close`` waits for an inference in progress before giving up on its frame."""
 
@@ -54,11 +55,12 @@ class WorkerStats:
 
     @property
     def fps(self) -> float:
-        """Frames taken per second over the recent window."""
-        if len(self.taken_at) < 2:
+        """Frames taken per second over the last FPS_WINDOW_S seconds."""
+        recent = [t for t in self.taken_at if self.taken_at and t >= self.taken_at[-1] - FPS_WINDOW_S]
+        if len(recent) < 2:
             return 0.0
-        span = self.taken_at[-1] - self.taken_at[0]
-        return (len(self.taken_at) - 1) / span if span > 0 else 0.0
+        span = recent[-1] - recent[0]
+        return (len(recent) - 1) / span if span > 0 else 0.0
 
 
 @dataclass
@@ -137,9 +139,9 @@ class FrameWorker(Generic[T]):
         return item.value
 
     def wants_frame(self) -> bool:
-        """Whether a frame submitted now would start without waiting behind another."""
+        """Whether no frame is waiting: one submitted now is the next to be processed, not dropped."""
         with self._cond:
-            return not self._pending and self._busy is None
+            return not self._pending
 
     def poke(self) -> None:
         """Wake the worker to run ``prepare`` (new settings) even when no frame comes."""

@@ -67,8 +67,10 @@ def test_slow_worker_drops_the_oldest_and_never_queues_without_bound() -> None:
     try:
         worker.submit({"n": 0})
         assert ledger.started.wait(5)  # frame 0 is in progress, blocked on the gate
+        assert worker.wants_frame()  # nothing waits behind it
+        worker.submit({"n": 1})
         assert not worker.wants_frame()
-        for n in range(1, 50):
+        for n in range(2, 50):
             worker.submit({"n": n})
             assert worker.held <= 2  # one in progress + one waiting, whatever the source does
         assert ledger.released == list(range(1, 49))  # oldest dropped first, as they came
@@ -188,3 +190,13 @@ def test_latency_in_frames_counts_frames_submitted_meanwhile() -> None:
         assert worker.stats.fps > 0
     finally:
         worker.close()
+
+
+def test_processed_fps_looks_at_the_last_seconds_only() -> None:
+    from inswapper_live.obs_plugin.worker import WorkerStats
+
+    stats = WorkerStats()
+    for t in [0.0, 0.1, 0.2, 10.0, 10.5, 11.0]:  # fast at first, then 2 frames per second
+        stats.record(1, 0.05, t)
+    assert stats.fps == pytest.approx(2.0)
+    assert WorkerStats().fps == 0.0
