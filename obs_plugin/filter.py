@@ -153,7 +153,7 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        self.readback.render(self.context, parent, target, width, height, worker)
+        self.readback.render(parent, target, width, height, worker)
 
     def remove(self) -> None:
         """Removed from its source: stop the worker and hand every held frame back to the source."""
@@ -278,7 +278,3 @@ class Plugin:
         for live in list(self.filters.values()):
             live.close()
         self.filters.clear()
-
-    def status(self, instance: int) -> str:
-        live = self.filters.get(instance)
-        return live.status_text() if live is not None else "not loaded"

@@ -58,7 +58,7 @@ RGB_FORMATS = frozenset({PixelFormat.RGBA, PixelFormat.BGRA, PixelFormat.BGRX})
 SUPPORTED = YUV_FORMATS | RGB_FORMATS
 """Everything else (10-bit, alpha-planar, Y800, BGR3) passes through untouched."""
 
-_SUBSAMPLING: dict[PixelFormat, tuple[int, int]] = {
+SUBSAMPLING: dict[PixelFormat, tuple[int, int]] = {
     PixelFormat.I420: (2, 2),
     PixelFormat.NV12: (2, 2),
     PixelFormat.YVYU: (2, 1),
@@ -184,7 +184,7 @@ class FrameView:
 
     @property
     def subsampling(self) -> tuple[int, int]:
-        return _SUBSAMPLING.get(self.format, (1, 1))
+        return SUBSAMPLING.get(self.format, (1, 1))
 
     def _colour(self) -> _Colour:
         return _Colour.of(self.color_matrix, self.range_min, self.range_max, self.full_range)

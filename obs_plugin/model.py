@@ -42,10 +42,6 @@ class SwapModel:
         self._since_detect = 0
         self.status = ModelStatus()
 
-    @property
-    def settings(self) -> FilterSettings | None:
-        return self._settings
-
     def configure(self, settings: FilterSettings) -> None:
         """Apply ``settings``; on failure the status says why and ``ready`` is False."""
         if settings == self._settings and self.status.state in ("ready", "disabled"):

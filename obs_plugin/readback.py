@@ -100,34 +100,17 @@ class Readback:
         self.result = obs.gs_texture_create(width, height, GS_BGRA, 1, None, GS_DYNAMIC)
         self.size = (width, height)
 
-    def render(
-        self, context: int, parent: int, target: int, width: int, height: int, worker: FrameWorker
-    ) -> None:
+    def render(self, parent: int, target: int, width: int, height: int, worker: FrameWorker) -> None:
         """Draw the newest swapped frame; queue the previous frame's readback for the worker."""
         obs = self.obs
         self._ensure(width, height)
-        obs.gs_texrender_reset(self.texrender)
-        if not obs.gs_texrender_begin(self.texrender, width, height):
-            obs.obs_source_skip_video_filter(context)
-            return
-        obs.gs_clear(GS_CLEAR_COLOR, ctypes.byref(self._clear), 0.0, 0)
-        obs.gs_ortho(0.0, float(width), 0.0, float(height), -100.0, 100.0)
-        obs.gs_blend_state_push()
-        obs.gs_blend_function(GS_BLEND_ONE, GS_BLEND_ZERO)
-        if target == parent and not obs.obs_source_get_output_flags(parent) & OBS_SOURCE_CUSTOM_DRAW:
-            obs.obs_source_default_render(target)  # as obs_source_process_filter_begin does
-        else:
-            obs.obs_source_video_render(target)
-        obs.gs_blend_state_pop()
-        obs.gs_texrender_end(self.texrender)
-
         previous = self.slot ^ 1
         if self.staged[previous]:
             self._read(self.surfaces[previous], width, height, worker)
             self.staged[previous] = False
-        # Copy this frame for the next call only if the worker will want it: while a frame waits
-        # for the worker, a newer one would only replace it, so it is not read back at all.
-        if worker.wants_frame():
+        # Capture this frame only if the worker will want it: while a frame waits for the
+        # worker, a newer one would only replace it, so it is neither rendered nor read back.
+        if worker.wants_frame() and self._capture(parent, target, width, height):
             obs.gs_stage_texture(self.surfaces[self.slot], obs.gs_texrender_get_texture(self.texrender))
             self.staged[self.slot] = True
         self.slot = previous
@@ -142,6 +125,24 @@ class Readback:
             obs.gs_effect_set_texture(obs.gs_effect_get_param_by_name(effect, b"image"), self.result)
             while obs.gs_effect_loop(effect, b"Draw"):
                 obs.gs_draw_sprite(self.result, 0, width, height)
+
+    def _capture(self, parent: int, target: int, width: int, height: int) -> bool:
+        """Render the filter's target (the source, or the filter before this one) into the texrender."""
+        obs = self.obs
+        obs.gs_texrender_reset(self.texrender)
+        if not obs.gs_texrender_begin(self.texrender, width, height):
+            return False
+        obs.gs_clear(GS_CLEAR_COLOR, ctypes.byref(self._clear), 0.0, 0)
+        obs.gs_ortho(0.0, float(width), 0.0, float(height), -100.0, 100.0)
+        obs.gs_blend_state_push()
+        obs.gs_blend_function(GS_BLEND_ONE, GS_BLEND_ZERO)
+        if target == parent and not obs.obs_source_get_output_flags(parent) & OBS_SOURCE_CUSTOM_DRAW:
+            obs.obs_source_default_render(target)  # as obs_source_process_filter_begin does
+        else:
+            obs.obs_source_video_render(target)
+        obs.gs_blend_state_pop()
+        obs.gs_texrender_end(self.texrender)
+        return True
 
     def _read(self, surface: int | None, width: int, height: int, worker: FrameWorker) -> None:
         obs = self.obs

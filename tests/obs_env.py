@@ -6,11 +6,15 @@ CI installs them (.ci/run); a development machine without OBS still passes, with
 from __future__ import annotations
 
 import ctypes.util
+import glob
 import os
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +35,20 @@ def need_binary(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed ({APT_HINT})")
     return path
+
+
+def need_obs_python_match() -> None:
+    """OBS's script finds the packages of a Python of its own version (here: this run's .venv)."""
+    for path in glob.glob("/usr/lib/*/libobs-scripting.so*") + glob.glob("/usr/lib/libobs-scripting.so*"):
+        found = re.search(rb"libpython(\d+)\.(\d+)", Path(path).read_bytes())
+        if found:
+            embedded = (int(found.group(1)), int(found.group(2)))
+            if embedded != sys.version_info[:2]:
+                pytest.skip(
+                    f"OBS embeds Python {embedded[0]}.{embedded[1]} but the tests run on "
+                    f"{sys.version_info[0]}.{sys.version_info[1]}: make .venv with python{embedded[0]}.{embedded[1]}"
+                )
+            return
 
 
 @contextmanager

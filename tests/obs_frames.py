@@ -9,18 +9,9 @@ a write outside the image shows.
 from __future__ import annotations
 
 import numpy as np
-from inswapper_live.obs_plugin.formats import FrameView, PixelFormat, plane_sizes, yuv_matrix
+from inswapper_live.obs_plugin.formats import SUBSAMPLING, FrameView, PixelFormat, plane_sizes, yuv_matrix
 
 PAD = 0xAB
-SUBSAMPLING = {
-    PixelFormat.I420: (2, 2),
-    PixelFormat.NV12: (2, 2),
-    PixelFormat.YUY2: (2, 1),
-    PixelFormat.UYVY: (2, 1),
-    PixelFormat.YVYU: (2, 1),
-    PixelFormat.I422: (2, 1),
-    PixelFormat.I444: (1, 1),
-}
 PACKED = {PixelFormat.YUY2: "YUYV", PixelFormat.UYVY: "UYVY", PixelFormat.YVYU: "YVYU"}
 
 

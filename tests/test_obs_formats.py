@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from helpers import psnr, read
 from inswapper_live.obs_plugin.formats import (
+    SUBSAMPLING,
     SUPPORTED,
     FrameView,
     PixelFormat,
@@ -15,7 +16,7 @@ from inswapper_live.obs_plugin.formats import (
     write_back,
     yuv_matrix,
 )
-from obs_frames import PAD, SUBSAMPLING, encode_yuv, make_frame
+from obs_frames import PAD, encode_yuv, make_frame
 
 FORMATS = sorted(SUPPORTED)
 SIZES = [(64, 48), (33, 17), (1, 1), (7, 2)]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
-from obs_env import gl_env, need_binary, xvfb
+from obs_env import gl_env, need_binary, need_obs_python_match, xvfb
 from obs_gui import ObsGui, clip_frames, closest_frame, obs_env
 from slow_model import make_slow_swapper
 
@@ -33,6 +33,7 @@ STATS_SECONDS = 5.0
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     need_binary("obs")
+    need_obs_python_match()
     with xvfb() as value:
         yield value
 
