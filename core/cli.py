@@ -60,12 +60,20 @@ def _parser() -> argparse.ArgumentParser:
         "--pixel-boost", type=int, default=0, choices=(0, 256, 384, 512), help="crop size for 128 models"
     )
     swap.add_argument("--blend", type=float, default=1.0, help="swap strength 0..1 (default 1)")
+    swap.add_argument(
+        "--detail",
+        type=float,
+        default=EngineSettings.detail,
+        help="share of the target's fine detail kept, finer than the swapper's crop (0: reference recipe)",
+    )
     _add_engine_options(swap)
 
     face = sub.add_parser("face", help="build a face model from source images")
     face.add_argument("--source", action="append", type=Path, required=True, help="source image (repeatable)")
     face.add_argument("--output", required=True, type=Path, help="face model file (.safetensors or .npz)")
     _add_engine_options(face)
+
+    sub.add_parser("bench", help="benchmark stages, overhead and throughput (see --help)", add_help=False)
 
     models = sub.add_parser("models", help="list or verify model files")
     models.add_argument("action", choices=("list", "verify"))
@@ -128,7 +136,9 @@ def cmd_swap(args: argparse.Namespace) -> int:
     check_writable(args.output)
     if not args.target.is_file():
         raise InswapperLiveError(f"Target {args.target} does not exist.")
-    engine = Engine(_settings(args, faces=selection, pixel_boost=args.pixel_boost, blend=args.blend))
+    engine = Engine(
+        _settings(args, faces=selection, pixel_boost=args.pixel_boost, blend=args.blend, detail=args.detail)
+    )
     source = SourceFace.load(args.face_model) if args.face_model else _source(engine, args.source)
     engine.set_source(source)
     if args.reference is not None:
@@ -204,6 +214,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from .bench import run
+
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+        try:
+            return run(argv[1:])
+        except InswapperLiveError as error:
+            log.error("%s", error)
+            return 1
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -216,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except InswapperLiveError as error:
         log.error("%s", error)
+        return 1
+    except Exception as error:  # a bug, not a user error: say so, keep the trace for the report
+        log.error(
+            "Unexpected error: %s. Please report it with the output of -v.", error, exc_info=args.verbose
+        )
         return 1
     except KeyboardInterrupt:
         log.error("Interrupted; nothing half-written was left behind.")

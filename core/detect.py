@@ -114,9 +114,13 @@ class ScrfdDetector:
             new_h = int(new_w * (img_h / img_w))
         new_w, new_h = max(new_w, 1), max(new_h, 1)
         scale = new_h / img_h
-        canvas = np.zeros((in_h, in_w, 3), dtype=np.uint8)
-        canvas[:new_h, :new_w] = cv2.resize(frame, (new_w, new_h))
-        blob = cv2.dnn.blobFromImage(canvas, 1.0 / 128.0, (in_w, in_h), (127.5, 127.5, 127.5), swapRB=True)
+        # The letterbox's zero padding normalises to (0 - 127.5) / 128; only the image part is computed.
+        blob = np.full((1, 3, in_h, in_w), -127.5 / 128.0, dtype=np.float32)
+        b, g, r = cv2.split(cv2.resize(frame, (new_w, new_h)))
+        region = blob[0, :, :new_h, :new_w]
+        region[0], region[1], region[2] = r, g, b
+        region -= 127.5
+        region *= 1.0 / 128.0
         outs = self.session.run(self.output_names, {self.input_name: blob})
         threshold = self.settings.threshold
         all_scores, all_boxes, all_kps = [], [], []
@@ -177,7 +181,8 @@ class YunetDetector:
         h, w = frame.shape[:2]
         pad_h, pad_w = -(-h // 32) * 32, -(-w // 32) * 32
         blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
-        blob[0, :, :h, :w] = frame.transpose(2, 0, 1)
+        for channel, plane in enumerate(cv2.split(frame)):
+            blob[0, channel, :h, :w] = plane
         outs = dict(
             zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob}), strict=True)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
 from .runtime import RuntimeSettings
-from .select import FaceSelection
+from .select import FaceSelection, order_faces
 from .source import SourceFace
 from .swap import Swapper
 from .types import Embedding, Face, Frame
@@ -50,10 +50,14 @@ class EngineSettings:
     """Crop size for 128 models (256, 384, 512: k^2 swaps per face); 0 is the model's own size."""
     blend: float = 1.0
     """1 is a full swap, 0 leaves the face as it was."""
+    detail: float = 1.0
+    """Share of the target's fine detail (finer than the swapper's crop) kept; 0 is the reference recipe."""
 
     def validate(self) -> EngineSettings:
         if not 0.0 <= self.blend <= 1.0:
             raise SettingsError(f"blend is {self.blend}; it must be between 0 and 1.")
+        if not 0.0 <= self.detail <= 1.0:
+            raise SettingsError(f"detail is {self.detail}; it must be between 0 and 1.")
         if not 0.0 < self.det_thresh < 1.0:
             raise SettingsError(f"det_thresh is {self.det_thresh}; it must be between 0 and 1.")
         if self.det_size < 32 or self.det_size % 32:
@@ -174,21 +178,66 @@ class Engine:
 
     def largest_face(self, image: Frame, name: str = "image") -> Face:
         """The largest face of ``image`` with its embedding; NoFaceError names ``name``."""
-        faces = self.detect(image)
+        return self.face_at(image, 0, "large-small", name)
+
+    def face_at(self, image: Frame, index: int = 0, order: str = "large-small", name: str = "image") -> Face:
+        """Face number ``index`` of ``image``, counted in ``order``, with its embedding."""
+        faces = order_faces(self.detect(image), order)
+        where = f"detector {Path(self.settings.detector).name}, threshold {self.settings.det_thresh}"
         if not faces:
             raise NoFaceError(
-                f"No face found in {name} (detector {self.settings.detector}, threshold "
-                f"{self.settings.det_thresh}). Use a clear, frontal photo or lower the detection threshold."
+                f"No face found in {name} (0 faces detected; {where}). "
+                "Use a clear, frontal photo or lower the detection threshold."
             )
-        face = max(faces, key=lambda f: f.area)
+        if not 0 <= index < len(faces):
+            raise NoFaceError(
+                f"{name} has {len(faces)} face(s) ({where}); face index {index} is out of range: faces "
+                f"are counted {order} from 0, so choose an index from 0 to {len(faces) - 1}."
+            )
+        face = faces[index]
         self.recognizer().embed(image, [face])
         return face
 
-    def analyse_source(self, images: Sequence[Frame], names: Sequence[str] | None = None) -> SourceFace:
-        """The averaged identity of the largest face in each image."""
+    def analyse_source(
+        self,
+        images: Sequence[Frame],
+        names: Sequence[str] | None = None,
+        *,
+        face_index: int = 0,
+        order: str = "large-small",
+        skip_missing: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SourceFace:
+        """The averaged identity of face ``face_index`` (default: the largest) in each image.
+
+        ``skip_missing`` leaves out images without that face (a video's blurred frames) and fails
+        only when none has it; ``progress(done, total)`` is called after each image.
+        """
         names = list(names) if names is not None else [f"source image {i + 1}" for i in range(len(images))]
-        embeddings = [self.largest_face(img, name).embedding for img, name in zip(images, names, strict=True)]
-        return SourceFace.average(embeddings, {"images": ", ".join(names)})  # type: ignore[arg-type]
+        embeddings, used, missing = [], [], []
+        for done, (img, name) in enumerate(zip(images, names, strict=True), start=1):
+            try:
+                embeddings.append(self.face_at(img, face_index, order, name).embedding)
+                used.append(name)
+            except NoFaceError as error:
+                if not skip_missing or len(images) == 1:
+                    raise
+                missing.append(str(error))
+            if progress is not None:
+                progress(done, len(images))
+        if missing and not embeddings:
+            raise NoFaceError(
+                f"None of the {len(images)} source images has a usable face. First: {missing[0]}"
+            )
+        if missing:
+            log.warning(
+                "%d of %d source images have no usable face and were left out.", len(missing), len(images)
+            )
+        return SourceFace.average(embeddings, {"images": ", ".join(used)})  # type: ignore[arg-type]
+
+    @property
+    def reference(self) -> Embedding | None:
+        return self._state.reference
 
     def set_reference(self, embedding: Embedding | None) -> None:
         """The face that ``similar`` selection compares against."""
@@ -199,8 +248,14 @@ class Engine:
     def detect(self, frame: Frame) -> list[Face]:
         return self._state.detector.detect(frame)
 
-    def swap(self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False) -> SwapResult:
-        """Swap the selected faces of ``frame``; ``faces`` skips detection (a tracker's output)."""
+    def swap(
+        self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False, select: bool = True
+    ) -> SwapResult:
+        """Swap the selected faces of ``frame``.
+
+        ``faces`` skips detection (a tracker's output); ``select=False`` swaps exactly those faces
+        (the live session chooses faces itself, so that the choice stays stable over frames).
+        """
         state = self._state
         if state.latent is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
@@ -209,17 +264,21 @@ class Engine:
         out = frame if in_place else frame.copy()
         if not faces:
             return SwapResult(out, [], [], [])
-        selection = state.settings.faces
-        embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-        targets = selection.apply(faces, state.reference, embed)
+        if select:
+            selection = state.settings.faces
+            embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
+            targets = selection.apply(faces, state.reference, embed)
+        else:
+            targets = list(faces)
         size = max(state.settings.pixel_boost, state.swapper.size)
         if size % state.swapper.size:
             size = state.swapper.size
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
         regions = []
-        for crop, (_, matrix) in zip(swapped, warped, strict=True):
-            region = paste_into(out, crop, matrix, state.settings.blend)
+        blend, detail = state.settings.blend, state.settings.detail
+        for result, (crop, matrix) in zip(swapped, warped, strict=True):
+            region = paste_into(out, result, matrix, blend, detail, crop)
             if region is not None:
                 regions.append(region)
         return SwapResult(out, list(faces), targets, regions)

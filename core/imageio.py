@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,19 +128,29 @@ def commit_file(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_image(path: Path | str, pixels: np.ndarray) -> Path:
-    """Encode by extension and replace ``path`` atomically: never a half-written file."""
-    path = check_writable(path)
-    ext = path.suffix.lower() or ".png"
-    ok, encoded = cv2.imencode(ext, pixels)
-    if not ok:
-        raise OutputError(f"Cannot write {path}: OpenCV cannot encode {ext} images; use .png or .jpg.")
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces it only if the block completes."""
     tmp = temp_beside(path)
     try:
-        encoded.tofile(str(tmp))
+        yield tmp
         commit_file(tmp, path)
     except OSError as error:
         raise OutputError(f"Cannot write {path}: {error}") from error
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_image(path: Path | str, pixels: np.ndarray) -> Path:
+    """Encode by extension and replace ``path`` atomically: never a half-written file."""
+    path = check_writable(path)
+    ext = path.suffix.lower()
+    try:
+        ok, encoded = cv2.imencode(ext, pixels) if ext and cv2.haveImageWriter(f"x{ext}") else (False, None)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OutputError(f"Cannot write {path}: OpenCV cannot encode {ext} images; use .png or .jpg.")
+    with atomic_output(path) as tmp:
+        encoded.tofile(str(tmp))
     return path

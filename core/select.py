@@ -10,15 +10,36 @@ from .recognize import cosine
 from .types import Embedding, Face
 
 MODES = ("all", "largest", "index", "similar")
+ORDERS = ("left-right", "right-left", "top-bottom", "bottom-top", "large-small", "small-large")
+"""How face indices count the faces of an image (the order ReActor users know)."""
+
+_ORDER_KEYS: dict[str, Callable[[Face], float]] = {
+    "left-right": lambda f: f.center_x,
+    "right-left": lambda f: -f.center_x,
+    "top-bottom": lambda f: f.center_y,
+    "bottom-top": lambda f: -f.center_y,
+    "large-small": lambda f: -f.area,
+    "small-large": lambda f: f.area,
+}
+
+
+def order_faces(faces: Sequence[Face], order: str = "left-right") -> list[Face]:
+    """The faces in the order face indices count them; ties keep the detector's order."""
+    key = _ORDER_KEYS.get(order)
+    if key is None:
+        raise SettingsError(f"Face order {order!r} is not known: choose one of {', '.join(ORDERS)}.")
+    return sorted(faces, key=key)
 
 
 @dataclass(frozen=True)
 class FaceSelection:
-    """``all``, ``largest``, ``index`` (left to right, 0-based) or ``similar`` to a reference face."""
+    """``all``, ``largest``, ``index`` (0-based, counted in ``order``) or ``similar`` to a reference face."""
 
     mode: str = "all"
     indices: tuple[int, ...] = ()
     threshold: float = 0.6
+    order: str = "left-right"
+    """How ``index`` counts faces (one of ``ORDERS``)."""
 
     @classmethod
     def parse(cls, spec: str) -> FaceSelection:
@@ -64,7 +85,7 @@ class FaceSelection:
         if self.mode == "largest":
             return [max(faces, key=lambda f: f.area)]
         if self.mode == "index":
-            ordered = sorted(faces, key=lambda f: f.center_x)
+            ordered = order_faces(faces, self.order)
             return [ordered[i] for i in self.indices if i < len(ordered)]
         if reference is None:
             raise SettingsError("Face selection 'similar' needs a reference face: set one first.")

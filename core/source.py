@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, OutputError
-from .imageio import commit_file, temp_beside
+from .imageio import atomic_output
 from .recognize import l2_normalise
 from .types import Embedding
 
@@ -52,9 +52,8 @@ class SourceFace:
             raise OutputError(f"Face model {path} must end in .safetensors or .npz.")
         if not path.parent.is_dir():
             raise OutputError(f"Cannot save face model {path}: folder {path.parent} does not exist.")
-        tmp = temp_beside(path)
-        try:
-            embedding = np.ascontiguousarray(self.embedding, dtype=np.float32)
+        embedding = np.ascontiguousarray(self.embedding, dtype=np.float32)
+        with atomic_output(path) as tmp:
             if suffix == ".safetensors":
                 from safetensors.numpy import save_file
 
@@ -62,11 +61,6 @@ class SourceFace:
             else:
                 with tmp.open("wb") as f:
                     np.savez(f, embedding=embedding, metadata=np.array(json.dumps(meta)))
-            commit_file(tmp, path)
-        except OSError as error:
-            raise OutputError(f"Cannot save face model {path}: {error}") from error
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

@@ -7,6 +7,7 @@ outputs that depend on every input, so the whole pipeline runs without them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,142 @@ def make_recognizer(path: Path | str, size: int = 112, *, seed: int = 1) -> Path
     ]
     graph = helper.make_graph(nodes, "synthetic_arcface", [inp], [out], inits)
     return _save(graph, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost-true stand-ins: same I/O as the real swappers and close to their published cost, for
+# benchmarks. FLOPs count 2 per multiply-add (convolutions and matrix products).
+
+
+@dataclass(frozen=True)
+class StandinSpec:
+    size: int
+    gflops: float
+    mparams: float
+    downs: int
+    """Stride-2 convolutions before the bottleneck blocks (and resize-convs after)."""
+
+
+STANDINS: dict[str, StandinSpec] = {
+    "inswapper_128": StandinSpec(128, 174.7, 138.3, downs=2),
+    "inswapper_512_live": StandinSpec(512, 12.1, 9.5, downs=3),
+    "inswapper_512_live_mini": StandinSpec(512, 6.3, 4.7, downs=3),
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    base: int
+    blocks: int
+    mlp: int
+    flops: float
+    params: int
+
+
+def _conv_cost(cin: int, cout: int, hw: int) -> tuple[float, int]:
+    return 2.0 * 9 * cin * cout * hw * hw, 9 * cin * cout + cout
+
+
+def _plan(spec: StandinSpec) -> _Plan:
+    """Pick widths and depth that land on the published FLOPs, then an MLP for the rest of the params."""
+    best: _Plan | None = None
+    for base in range(8, 1025, 8):
+        for blocks in range(1, 17):
+            flops, params, size, ch = 0.0, 0, spec.size, 3
+            widths = [min(base * 2**i, 1024) for i in range(spec.downs + 1)]
+            f, p = _conv_cost(3, widths[0], size)
+            flops, params = flops + f, params + p
+            for i in range(1, spec.downs + 1):
+                size //= 2
+                f, p = _conv_cost(widths[i - 1], widths[i], size)
+                flops, params = flops + f, params + p
+            f, p = _conv_cost(widths[-1], widths[-1], size)
+            flops, params = flops + blocks * f, params + blocks * p
+            for i in range(spec.downs, 0, -1):
+                size *= 2
+                f, p = _conv_cost(widths[i], widths[i - 1], size)
+                flops, params = flops + f, params + p
+            f, p = _conv_cost(widths[0], 3, size)
+            flops, params = flops + f, params + p
+            ch = widths[-1]
+            spare = spec.mparams * 1e6 - params
+            if spare < 512 * ch:
+                continue
+            mlp = int(spare // (512 + ch + 1))
+            params += 512 * mlp + mlp * ch + mlp
+            flops += 2.0 * (512 * mlp + mlp * ch)
+            if best is None or abs(flops - spec.gflops * 1e9) < abs(best.flops - spec.gflops * 1e9):
+                best = _Plan(base, blocks, mlp, flops, params)
+    assert best is not None
+    return best
+
+
+def make_standin(path: Path | str, name: str, *, seed: int = 0) -> tuple[Path, float, int]:
+    """A stand-in for ``name`` (a key of STANDINS); returns the path, its GFLOPs and params."""
+    spec = STANDINS[name]
+    plan = _plan(spec)
+    rng = np.random.default_rng(seed)
+    widths = [min(plan.base * 2**i, 1024) for i in range(spec.downs + 1)]
+    nodes: list[onnx.NodeProto] = []
+    inits: list[TensorProto] = []
+
+    def conv(x: str, cin: int, cout: int, stride: int, name: str, act: bool = True) -> str:
+        w = rng.normal(scale=np.sqrt(2.0 / (9 * cin)), size=(cout, cin, 3, 3))
+        inits.extend([_init(f"{name}_w", w, np.float32), _init(f"{name}_b", np.zeros(cout), np.float32)])
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [x, f"{name}_w", f"{name}_b"],
+                [f"{name}_c"],
+                kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1],
+                strides=[stride, stride],
+                name=name,
+            )
+        )
+        if not act:
+            return f"{name}_c"
+        nodes.append(helper.make_node("Relu", [f"{name}_c"], [f"{name}_r"], name=f"{name}_relu"))
+        return f"{name}_r"
+
+    x = conv("target", 3, widths[0], 1, "stem")
+    for i in range(1, spec.downs + 1):
+        x = conv(x, widths[i - 1], widths[i], 2, f"down{i}")
+    bottom = widths[-1]
+    inits += [
+        _init("mlp1_w", rng.normal(scale=1 / np.sqrt(512), size=(512, plan.mlp)), np.float32),
+        _init("mlp1_b", np.zeros(plan.mlp), np.float32),
+        _init("mlp2_w", rng.normal(scale=1 / np.sqrt(plan.mlp), size=(plan.mlp, bottom)), np.float32),
+        _init("style_shape", [1, bottom, 1, 1], np.int64),
+        _init("scales", [1.0, 1.0, 2.0, 2.0], np.float32),
+    ]
+    nodes += [
+        helper.make_node("Gemm", ["source", "mlp1_w", "mlp1_b"], ["mlp1"], name="mlp1"),
+        helper.make_node("Relu", ["mlp1"], ["mlp1_r"], name="mlp1_relu"),
+        helper.make_node("MatMul", ["mlp1_r", "mlp2_w"], ["style"], name="mlp2"),
+        helper.make_node("Reshape", ["style", "style_shape"], ["style4"], name="style4"),
+    ]
+    for b in range(plan.blocks):
+        y = conv(x, bottom, bottom, 1, f"block{b}", act=False)
+        nodes += [
+            helper.make_node("Add", [y, "style4"], [f"block{b}_s"], name=f"block{b}_style"),
+            helper.make_node("Relu", [f"block{b}_s"], [f"block{b}_o"], name=f"block{b}_relu"),
+        ]
+        x = f"block{b}_o"
+    for i in range(spec.downs, 0, -1):
+        nodes.append(helper.make_node("Resize", [x, "", "scales"], [f"up{i}"], mode="nearest", name=f"up{i}"))
+        x = conv(f"up{i}", widths[i], widths[i - 1], 1, f"dec{i}")
+    x = conv(x, widths[0], 3, 1, "head", act=False)
+    nodes.append(helper.make_node("Sigmoid", [x], ["output"], name="head_sigmoid"))
+    inits.append(_init("emap", np.linalg.qr(rng.normal(size=(512, 512)))[0], np.float32))
+    graph = helper.make_graph(
+        nodes,
+        f"standin_{name}",
+        [
+            helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, spec.size, spec.size]),
+            helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512]),
+        ],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, spec.size, spec.size])],
+        inits,
+    )
+    return _save(graph, path), plan.flops / 1e9, plan.params

@@ -37,3 +37,7 @@ class Face:
     @property
     def center_x(self) -> float:
         return float(self.bbox[0] + self.bbox[2]) / 2.0
+
+    @property
+    def center_y(self) -> float:
+        return float(self.bbox[1] + self.bbox[3]) / 2.0

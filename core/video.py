@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 
 from .errors import InputError, OutputError
-from .imageio import check_writable, commit_file, temp_beside
+from .imageio import atomic_output, check_writable
 from .types import Frame
 
 log = logging.getLogger(__name__)
@@ -54,54 +54,59 @@ def process_video(
         inp = av.open(str(src))
     except (av.error.FFmpegError, OSError) as error:
         raise InputError(f"Video {src} cannot be opened: {error}") from error
-    tmp = temp_beside(dst)
     try:
-        with inp:
-            if not inp.streams.video:
-                raise InputError(f"{src} has no video stream.")
-            vin = inp.streams.video[0]
-            vin.thread_type = "AUTO"
-            ain = inp.streams.audio[0] if inp.streams.audio else None
-            with av.open(str(tmp), "w", format=_container_format(suffix)) as out:
-                vout = out.add_stream(
-                    _VIDEO_CODEC.get(suffix, "libx264"), rate=vin.average_rate or Fraction(25)
-                )
-                vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
-                vout.pix_fmt = "yuv420p"
-                if vout.codec_context.name == "libx264":
-                    vout.options = {"crf": "18", "preset": "medium"}
-                vout.time_base = vin.time_base
-                aout, audio = _audio_stream(out, ain, suffix)
-                total = vin.frames or None
-                count = 0
-                streams = [s for s in (vin, ain) if s is not None]
-                for packet in inp.demux(*streams):
-                    if packet.stream is ain and aout is not None:
-                        _carry_audio(out, aout, packet, audio)
-                        continue
-                    if packet.stream is not vin:
-                        continue
-                    for frame in packet.decode():
-                        result = fn(frame.to_ndarray(format="bgr24"))
-                        new = av.VideoFrame.from_ndarray(result, format="bgr24")
-                        new.pts, new.time_base = frame.pts, frame.time_base
-                        for p in vout.encode(new):
-                            out.mux(p)
-                        count += 1
-                        if progress:
-                            progress(count, total)
-                for p in vout.encode(None):
-                    out.mux(p)
-                if aout is not None and audio != "copied":
-                    for p in aout.encode(None):
-                        out.mux(p)
-        if count == 0:
-            raise InputError(f"{src} has no decodable video frames.")
-        commit_file(tmp, dst)
+        with inp, atomic_output(dst) as tmp:
+            report = _transcode(inp, tmp, suffix, fn, progress)
+            if report.frames == 0:
+                raise InputError(f"{src} has no decodable video frames.")
     except av.error.FFmpegError as error:
         raise InputError(f"Video {src} cannot be processed: {error}") from error
-    finally:
-        tmp.unlink(missing_ok=True)
+    return report
+
+
+def _transcode(
+    inp: av.container.InputContainer,
+    tmp: Path,
+    suffix: str,
+    fn: Callable[[Frame], Frame],
+    progress: Callable[[int, int | None], None] | None,
+) -> VideoReport:
+    if not inp.streams.video:
+        raise InputError(f"{inp.name} has no video stream.")
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"
+    ain = inp.streams.audio[0] if inp.streams.audio else None
+    with av.open(str(tmp), "w", format=_container_format(suffix)) as out:
+        vout = out.add_stream(_VIDEO_CODEC.get(suffix, "libx264"), rate=vin.average_rate or Fraction(25))
+        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.pix_fmt = "yuv420p"
+        if vout.codec_context.name == "libx264":
+            vout.options = {"crf": "18", "preset": "medium"}
+        vout.time_base = vin.time_base
+        aout, audio = _audio_stream(out, ain, suffix)
+        total = vin.frames or None
+        count = 0
+        streams = [s for s in (vin, ain) if s is not None]
+        for packet in inp.demux(*streams):
+            if packet.stream is ain and aout is not None:
+                _carry_audio(out, aout, packet, audio)
+                continue
+            if packet.stream is not vin:
+                continue
+            for frame in packet.decode():
+                result = fn(frame.to_ndarray(format="bgr24"))
+                new = av.VideoFrame.from_ndarray(result, format="bgr24")
+                new.pts, new.time_base = frame.pts, frame.time_base
+                for p in vout.encode(new):
+                    out.mux(p)
+                count += 1
+                if progress:
+                    progress(count, total)
+        for p in vout.encode(None):
+            out.mux(p)
+        if aout is not None and audio != "copied":
+            for p in aout.encode(None):
+                out.mux(p)
     return VideoReport(count, audio)
 
 

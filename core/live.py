@@ -1,0 +1,226 @@
+"""Live sessions: a stream of frames through one engine, steady and in order.
+
+``LiveSession`` runs the detector every N frames and tracks faces in between, smooths their
+landmarks, and keeps the choice of which faces to swap stable from frame to frame (a chosen
+face stays chosen while it is in view). ``LivePipeline`` runs a session on two threads, so the
+next frame is analysed while the current one is swapped, and returns frames in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .engine import Engine, SwapResult
+from .recognize import cosine
+from .track import Track, Tracker, TrackerSettings
+from .types import Face, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    detect_every: int = 1
+    """Run the detector on every Nth frame; optical flow moves the faces in between."""
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    reembed_every: int = 30
+    """For ``similar`` selection: re-check a track's identity every N detector runs."""
+    switch_ratio: float = 1.5
+    """For ``largest``: another face must be this much larger before the choice moves to it."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analysis stage decided for one frame."""
+
+    frame: Frame
+    faces: list[Face]
+    """The faces to swap (smoothed)."""
+    tracks: int
+    detected: bool
+
+
+class LiveSession:
+    """Frame-by-frame face swapping for one video stream; one thread at a time."""
+
+    def __init__(self, engine: Engine, settings: LiveSettings | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or LiveSettings()
+        self.tracker = Tracker(self.settings.tracker)
+        self._frames = 0
+        self._chosen: set[int] = set()
+        self._selection = engine.settings.faces
+        self._embedded_at: dict[int, int] = {}
+
+    def update(self, settings: LiveSettings) -> None:
+        if settings.tracker != self.settings.tracker:
+            self.tracker = Tracker(settings.tracker)
+            self._chosen.clear()
+        self.settings = settings
+
+    def reset(self) -> None:
+        """Forget every track (a scene cut, a new source)."""
+        self.tracker.reset()
+        self._chosen.clear()
+        self._frames = 0
+
+    def analyse(self, frame: Frame, timestamp: float | None = None) -> Analysis:
+        """Detect or track, smooth, and choose the faces to swap in ``frame``."""
+        t = time.monotonic() if timestamp is None else timestamp
+        every = max(1, self.settings.detect_every)
+        detect = self._frames % every == 0 or not self.tracker.tracks
+        self._frames += 1
+        if detect:
+            self.tracker.update(self.engine.detect(frame), t, frame if every > 1 else None)
+        else:
+            self.tracker.follow(frame, t)
+        tracks = self.tracker.visible()
+        if self.engine.settings.faces != self._selection:
+            self._selection = self.engine.settings.faces
+            self._chosen.clear()
+        chosen = self._choose(frame, tracks, detect)
+        return Analysis(frame, [t.face for t in chosen], len(tracks), detect)
+
+    def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
+        """Swap the analysed faces into the frame."""
+        return self.engine.swap(analysis.frame, faces=analysis.faces, in_place=in_place, select=False)
+
+    def process(self, frame: Frame, timestamp: float | None = None, in_place: bool = False) -> SwapResult:
+        return self.render(self.analyse(frame, timestamp), in_place)
+
+    # ---------------------------------------------------------------- selection
+    def _choose(self, frame: Frame, tracks: list[Track], detected: bool) -> list[Track]:
+        selection = self._selection
+        self._chosen &= {t.id for t in self.tracker.tracks}
+        if selection.mode == "all":
+            return list(tracks)
+        if selection.mode == "similar":
+            return self._similar(frame, tracks, detected, selection.threshold)
+        if selection.mode == "largest":
+            if tracks:
+                best = max(tracks, key=lambda t: t.raw.area)
+                current = next((t for t in tracks if t.id in self._chosen), None)
+                if current is None or best.raw.area > self.settings.switch_ratio * current.raw.area:
+                    self._chosen = {best.id}
+        elif not self._chosen and tracks:
+            ordered = sorted(tracks, key=lambda t: t.raw.center_x)
+            self._chosen = {ordered[i].id for i in selection.indices if i < len(ordered)}
+        return [t for t in tracks if t.id in self._chosen]
+
+    def _similar(self, frame: Frame, tracks: list[Track], detected: bool, threshold: float) -> list[Track]:
+        reference = self.engine.reference
+        if reference is None:
+            return []
+        if detected:
+            due = [
+                t
+                for t in tracks
+                if t.missed == 0
+                and (
+                    t.embedding is None
+                    or t.hits - self._embedded_at.get(t.id, 0) >= self.settings.reembed_every
+                )
+            ]
+            if due:
+                faces = [t.raw for t in due]
+                self.engine.recognizer().embed(frame, faces)
+                for t, f in zip(due, faces, strict=True):
+                    t.embedding = f.embedding
+                    self._embedded_at[t.id] = t.hits
+        return [t for t in tracks if t.embedding is not None and cosine(t.embedding, reference) >= threshold]
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    tag: object
+    result: SwapResult
+    dropped: tuple[object, ...]
+    """Tags of frames dropped since the previous result (only when submitted without waiting)."""
+
+
+_STOP = object()
+
+
+class LivePipeline:
+    """A LiveSession on two threads: analyse frame N+1 while frame N is swapped; results in order.
+
+    ``submit(block=True)`` waits for room and loses nothing; ``block=False`` drops the oldest
+    frame not yet started when the pipeline is full, and the next result names every drop.
+    """
+
+    def __init__(self, session: LiveSession, depth: int = 2) -> None:
+        self.session = session
+        self._inbox: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._middle: queue.Queue = queue.Queue(maxsize=1)
+        self._outbox: queue.Queue = queue.Queue()
+        self._dropped: list[object] = []
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._analyse_loop, name="live-analyse", daemon=True),
+            threading.Thread(target=self._render_loop, name="live-render", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(
+        self, frame: Frame, timestamp: float | None = None, tag: object = None, block: bool = True
+    ) -> None:
+        item = (tag, frame, timestamp)
+        if block:
+            self._inbox.put(item)
+            return
+        while True:
+            try:
+                self._inbox.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    old_tag = self._inbox.get_nowait()[0]
+                except queue.Empty:
+                    continue
+                with self._lock:
+                    self._dropped.append(old_tag)
+
+    def get(self, timeout: float | None = None) -> LiveResult:
+        """The next result in submission order; raises queue.Empty after ``timeout``."""
+        item = self._outbox.get(timeout=timeout)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._inbox.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _analyse_loop(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is _STOP:
+                self._middle.put(_STOP)
+                return
+            tag, frame, timestamp = item
+            try:
+                self._middle.put((tag, self.session.analyse(frame, timestamp)))
+            except Exception as error:  # handed to the caller in order
+                self._middle.put((tag, error))
+
+    def _render_loop(self) -> None:
+        while True:
+            item = self._middle.get()
+            if item is _STOP:
+                return
+            tag, analysis = item
+            with self._lock:
+                dropped, self._dropped = tuple(self._dropped), []
+            if isinstance(analysis, Exception):
+                self._outbox.put(analysis)
+                continue
+            try:
+                self._outbox.put(LiveResult(tag, self.session.render(analysis), dropped))
+            except Exception as error:
+                self._outbox.put(error)

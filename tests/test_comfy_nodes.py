@@ -1,0 +1,527 @@
+"""The ComfyUI nodes without ComfyUI: contracts, tensor layouts, batches, progress, caching, files.
+
+ComfyUI's three modules are stand-ins (fake_comfy.py); everything else is real: CPU torch,
+onnxruntime, the real YuNet and SCRFD detectors on real photos and clip frames, and synthetic
+swapper and recogniser models with the exact inswapper / ArcFace contracts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fake_comfy import FakeComfy, InterruptProcessingException
+from helpers import read
+
+import inswapper_live
+from inswapper_live.comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_adapter
+from inswapper_live.comfy_nodes import nodes as comfy_nodes
+from inswapper_live.comfy_nodes.loading import model_choices, provider_choices
+from inswapper_live.core import resolve as core_resolve
+from inswapper_live.core import synthetic
+from inswapper_live.core.engine import Engine
+from inswapper_live.core.errors import (
+    InputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    NoFaceError,
+    OutputError,
+    SettingsError,
+)
+from inswapper_live.core.select import order_faces
+from inswapper_live.core.source import SourceFace
+from inswapper_live.core.types import Face
+
+torch = pytest.importorskip(
+    "torch", reason="the ComfyUI nodes need torch (ComfyUI's own); .ci/run installs it"
+)
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOWS = REPO / "comfy_nodes" / "workflows"
+YUNET = "face_detection_yunet_2026may.onnx"
+MODEL_ARGS = {
+    "swapper": "inswapper_128.onnx",
+    "detector": YUNET,
+    "recognizer": "w600k_r50.onnx",
+    "provider": "cpu",
+    "det_size": 640,
+    "det_thresh": 0.5,
+    "threads": 0,
+}
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+@pytest.fixture(scope="module")
+def comfy_base(tmp_path_factory: pytest.TempPathFactory, yunet: Path, scrfd_500m: Path) -> Path:
+    """A ComfyUI base folder with models where users of other face-swap packs keep them."""
+    base = tmp_path_factory.mktemp("comfyui")
+    models = base / "models"
+    synthetic.make_swapper(models / "insightface" / "inswapper_128.onnx", 128, batch=True)
+    synthetic.make_swapper(models / "reswapper" / "swapper_512.onnx", 512, seed=5)
+    synthetic.make_recognizer(models / "insightface" / "models" / "buffalo_l" / "w600k_r50.onnx")
+    (models / "inswapper_live").mkdir(parents=True)
+    shutil.copy(yunet, models / "inswapper_live" / YUNET)
+    (models / "insightface" / "models" / "buffalo_sc").mkdir(parents=True)
+    shutil.copy(scrfd_500m, models / "insightface" / "models" / "buffalo_sc" / "det_500m.onnx")
+    (base / "repo_models").mkdir()
+    return base
+
+
+@pytest.fixture
+def comfy(comfy_base: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeComfy:
+    """ComfyUI's modules faked; the engine's own model folders pointed at empty places."""
+    empty = comfy_base / "repo_models" / "manifest.toml"
+    monkeypatch.setattr(comfy_adapter, "MANIFEST_PATH", empty)
+    monkeypatch.setattr(core_resolve, "MANIFEST_PATH", empty)
+    monkeypatch.delenv("INSWAPPER_LIVE_MODELS", raising=False)
+    monkeypatch.delenv("COMFYUI_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return FakeComfy(comfy_base).install(monkeypatch)
+
+
+@pytest.fixture
+def model(comfy: FakeComfy) -> Engine:
+    return comfy_nodes.LoadSwapModel().load(**MODEL_ARGS)[0]
+
+
+def to_image(*frames: np.ndarray) -> torch.Tensor:
+    """BGR uint8 frames -> a ComfyUI IMAGE batch, the way LoadImage builds one (k / 255)."""
+    rgb = np.stack([f[..., ::-1] for f in frames]).astype(np.float32) / 255.0
+    return torch.from_numpy(rgb)
+
+
+@pytest.fixture(scope="module")
+def clip_frames(clips_dir: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(clips_dir / "clip_obama_zoom_3s.mp4"))
+    frames = []
+    while len(frames) < 16:
+        ok, frame = capture.read()
+        assert ok
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def photo(faces_dir: Path) -> Callable[[str], np.ndarray]:
+    return lambda name: read(faces_dir / name)
+
+
+def extract(model: Engine, image: torch.Tensor, index: int = 0, order: str = "large-small") -> SourceFace:
+    return comfy_nodes.ExtractSource().extract(model, image, index, order)[0]
+
+
+def swap(model: Engine, source: SourceFace, images: torch.Tensor, **options: object) -> tuple:
+    args = {"target_faces": "all", "face_order": "left-right", "pixel_boost": "native", "blend": 1.0}
+    return comfy_nodes.SwapFace().swap(model, source, images, **{**args, **options})
+
+
+def centre(face: Face) -> tuple[int, int]:
+    return int((face.bbox[1] + face.bbox[3]) / 2), int((face.bbox[0] + face.bbox[2]) / 2)
+
+
+# ---------------------------------------------------------------- import and contracts
+LOAD_LIKE_COMFYUI = """
+import importlib.util, sys
+folder = sys.argv[1]
+name = folder.replace(".", "_x_")  # what ComfyUI's load_custom_node names a folder module
+spec = importlib.util.spec_from_file_location(name, folder + "/__init__.py")
+module = importlib.util.module_from_spec(spec)
+sys.modules[name] = module
+spec.loader.exec_module(module)
+"""
+
+
+def test_pack_loads_lazily_the_way_comfyui_loads_it() -> None:
+    """The repository root as ComfyUI imports a custom-node folder; torch and ComfyUI stay out."""
+    code = LOAD_LIKE_COMFYUI + (
+        "assert not hasattr(module, 'WEB_DIRECTORY')\n"
+        "heavy = [m for m in ('numpy', 'cv2', 'onnxruntime') if m in sys.modules]\n"
+        "assert sorted(module.NODE_CLASS_MAPPINGS) == sorted(module.NODE_DISPLAY_NAME_MAPPINGS)\n"
+        "print(heavy, len(module.NODE_CLASS_MAPPINGS), [m for m in ('torch', 'folder_paths', 'comfy') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(REPO)], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "6", "[]"]
+
+
+def test_package_imports_without_any_dependency() -> None:
+    """install.py runs the root __init__ before numpy or onnxruntime are installed (-S: no site-packages)."""
+    code = LOAD_LIKE_COMFYUI + "print(module.__version__)"
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(REPO)], capture_output=True, text=True, cwd="/"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == inswapper_live.__version__
+
+
+@pytest.mark.parametrize("node_id", sorted(NODE_CLASS_MAPPINGS))
+def test_node_contract(node_id: str, comfy: FakeComfy) -> None:
+    cls = NODE_CLASS_MAPPINGS[node_id]
+    assert node_id.startswith("InswapperLive") and "(inswapper-live)" in NODE_DISPLAY_NAME_MAPPINGS[node_id]
+    spec = cls.INPUT_TYPES()
+    assert set(spec) <= {"required", "optional", "hidden"} and spec["required"]
+    builtin = {"IMAGE", "MASK", "INT", "FLOAT", "STRING", "BOOLEAN"}
+    for group in ("required", "optional"):
+        for name, entry in spec.get(group, {}).items():
+            kind = entry[0]
+            assert isinstance(kind, list) or kind in builtin or kind.startswith("INSWAPPER_LIVE_"), (
+                name,
+                kind,
+            )
+            if isinstance(kind, list):
+                assert all(isinstance(v, str) for v in kind), name  # empty: no saved face model yet
+                options = entry[1] if len(entry) > 1 else {}
+                assert "default" not in options or options["default"] in kind, name
+    for kind in cls.RETURN_TYPES:
+        assert kind in builtin or kind.startswith("INSWAPPER_LIVE_")
+    if hasattr(cls, "RETURN_NAMES"):
+        assert len(cls.RETURN_NAMES) == len(cls.RETURN_TYPES)
+    if hasattr(cls, "OUTPUT_TOOLTIPS"):
+        assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
+    assert cls.CATEGORY == "inswapper-live" and cls.DESCRIPTION
+    assert getattr(cls, "OUTPUT_NODE", False) is (not cls.RETURN_TYPES)
+    # ComfyUI calls FUNCTION with every input as a keyword: the names must match exactly.
+    params = inspect.signature(getattr(cls, cls.FUNCTION)).parameters
+    names = [p for p in params if p != "self"]
+    assert set(names) == set(spec["required"]) | set(spec.get("optional", {}))
+    for name in spec.get("optional", {}):
+        assert params[name].default is not inspect.Parameter.empty, name
+    for name in spec["required"]:
+        assert params[name].default is inspect.Parameter.empty, name
+
+
+def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recognizer: Path) -> None:
+    """Files from models/inswapper_live, insightface (with buffalo_l below it) and reswapper."""
+    swappers, detectors, recognizers = (model_choices(k) for k in ("swapper", "detector", "recognizer"))
+    assert swappers[0] == "inswapper_128.onnx" and "swapper_512.onnx" in swappers
+    assert YUNET not in swappers and "det_500m.onnx" not in swappers
+    assert detectors[0] == "det_10g.onnx"  # the default, listed although missing, so workflows validate
+    assert {YUNET, "det_500m.onnx"} <= set(detectors) and "inswapper_128.onnx" not in detectors
+    assert recognizers[0] == "w600k_r50.onnx"
+    assert provider_choices()[:1] == ["auto"] and "cpu" in provider_choices()
+    # A folder another pack or extra_model_paths.yaml registered under a shared name is searched too.
+    extra = tmp_path / "elsewhere"
+    for sub in ("a", "b"):
+        (extra / sub).mkdir(parents=True)
+        shutil.copy(recognizer, extra / sub / "arcface.onnx")
+    shutil.copy(recognizer, extra / "arcface_copy.onnx")
+    comfy.folder_paths.folder_names_and_paths["insightface"] = ([str(extra)], set())
+    listed = model_choices("recognizer")
+    assert "arcface_copy.onnx" in listed
+    # A bare file name that two files share is listed by their relative paths instead.
+    assert {"a/arcface.onnx", "b/arcface.onnx"} <= set(listed) and "arcface.onnx" not in listed
+    assert comfy_adapter.model_path("b/arcface.onnx") == extra / "b" / "arcface.onnx"
+
+
+def test_load_swap_model_is_cached_per_settings(comfy: FakeComfy, comfy_base: Path) -> None:
+    load = comfy_nodes.LoadSwapModel().load
+    first = load(**MODEL_ARGS)[0]
+    assert load(**MODEL_ARGS)[0] is first
+    other = load(**{**MODEL_ARGS, "det_thresh": 0.6})[0]
+    assert other is not first and other.settings.det_thresh == 0.6
+    assert load(**MODEL_ARGS)[0] is first  # two model sets stay loaded
+    fingerprint = comfy_nodes.LoadSwapModel.IS_CHANGED(**MODEL_ARGS)
+    assert comfy_nodes.LoadSwapModel.IS_CHANGED(**{**MODEL_ARGS, "det_thresh": 0.6}) == fingerprint
+    swapper = comfy_base / "models" / "insightface" / "inswapper_128.onnx"
+    stat = swapper.stat()
+    os.utime(swapper, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert comfy_nodes.LoadSwapModel.IS_CHANGED(**MODEL_ARGS) != fingerprint  # ComfyUI runs the node again
+    assert load(**MODEL_ARGS)[0] is not first  # and a replaced file loads again
+
+
+def test_missing_and_wrong_models_say_what_to_change(comfy: FakeComfy) -> None:
+    load = comfy_nodes.LoadSwapModel().load
+    with pytest.raises(ModelNotFoundError) as missing:
+        load(**{**MODEL_ARGS, "detector": "det_10g.onnx"})
+    message = str(missing.value)
+    assert "detector" in message and "det_10g.onnx" in message
+    assert str(comfy.models_dir / "inswapper_live") in message and "insightface" in message
+    with pytest.raises(ModelLoadError, match=r"face detector \(SCRFD\), but the swapper setting"):
+        load(**{**MODEL_ARGS, "swapper": "det_500m.onnx"})
+    with pytest.raises(ModelLoadError, match="recognizer setting"):
+        load(**{**MODEL_ARGS, "recognizer": "swapper_512.onnx"})
+
+
+# ---------------------------------------------------------------- ExtractSource
+def test_extract_source_matches_the_engine(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    """The tensor arrives as the same BGR frame the engine would read from disk."""
+    portrait = photo("obama_official_portrait.jpg")
+    face = extract(model, to_image(portrait))
+    assert face.count == 1
+    assert np.allclose(face.embedding, model.largest_face(portrait).embedding, atol=1e-5)
+    assert comfy.bars[-1].total == comfy.bars[-1].current == 1
+
+    group = photo("apollo11_crew_3faces.jpg")
+    third = extract(model, to_image(group), 2, "left-right")
+    expected = model.recognizer().embed(group, [order_faces(model.detect(group), "left-right")[2]])[0]
+    assert np.allclose(third.embedding, expected, atol=1e-5)
+    with pytest.raises(NoFaceError, match=r"has 3 face\(s\).*choose an index from 0 to 2"):
+        extract(model, to_image(group), 3, "left-right")
+
+
+def test_extract_source_averages_a_batch(model: Engine, comfy: FakeComfy, clip_frames: list) -> None:
+    face = extract(model, to_image(*clip_frames))
+    assert face.count == 16
+    assert comfy.bars[-1].total == comfy.bars[-1].current == 16
+    singles = np.stack([model.largest_face(f).embedding for f in clip_frames])
+    mean = singles.mean(axis=0)
+    assert np.allclose(face.embedding, mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_extract_source_errors(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    empty = np.ascontiguousarray(photo("obama_official_portrait.jpg")[-150:, :300])
+    with pytest.raises(NoFaceError, match="0 faces detected"):
+        extract(model, to_image(empty))
+    with pytest.raises(NoFaceError, match=r"None of the 2 source images.*0 faces detected"):
+        extract(model, to_image(empty, empty))
+    with pytest.raises(InputError, match=r"empty \(0 frames\)"):
+        extract(model, torch.zeros((0, 64, 64, 3)))
+    with pytest.raises(InputError, match=r"not an IMAGE batch"):
+        extract(model, torch.zeros((64, 64, 3)))
+
+
+# ---------------------------------------------------------------- SwapFace
+@pytest.mark.parametrize("detector", [YUNET, "det_500m.onnx"])
+def test_swap_face_single_image(detector: str, comfy: FakeComfy, photo: Callable) -> None:
+    model = comfy_nodes.LoadSwapModel().load(**{**MODEL_ARGS, "detector": detector})[0]
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    target = photo("obama_official_portrait.jpg")
+    # Values between the 8-bit steps, as a VAE decode gives: they must come out untouched.
+    images = (to_image(target) + 0.0011).clamp(0.0, 1.0)
+    out, mask = swap(model, source, images)
+    assert out.shape == images.shape and out.dtype == torch.float32
+    assert mask.shape == images.shape[:3] and mask.dtype == torch.float32
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 and float(mask.max()) > 0.99
+    assert torch.equal(images, (to_image(target) + 0.0011).clamp(0.0, 1.0))  # input not changed in place
+    changed = mask[0] > 0
+    # Outside the swapped region every value is the input's, exactly.
+    assert torch.equal(out[0][~changed], images[0][~changed])
+    # Inside it, the pixels are what the engine gives for the same frame.
+    model.set_source(source)
+    expected = to_image(model.swap(target).frame)[0]
+    assert torch.equal(out[0][changed], expected[changed])
+    y, x = centre(model.detect(target)[0])
+    assert bool(changed[y, x]) and float((out[0] - images[0]).abs()[changed].mean()) > 0.05
+    assert comfy.bars[-1].total == comfy.bars[-1].current == 1
+
+
+def test_swap_face_sixteen_frames_reuses_sessions(model: Engine, comfy: FakeComfy, clip_frames: list) -> None:
+    source = extract(model, to_image(clip_frames[0]))
+    swapper_session, detector_session = model.swapper.session, model.detector.session
+    images = to_image(*clip_frames)
+    out, mask = swap(model, source, images)
+    assert out.shape == (16, 480, 640, 3) and mask.shape == (16, 480, 640)
+    assert all(float(mask[i].max()) > 0.99 for i in range(16))  # a face swapped in every frame
+    assert comfy.bars[-1].total == comfy.bars[-1].current == 16 and comfy.checks >= 16
+    again, _ = swap(model, source, images)
+    assert torch.equal(out, again)
+    assert model.swapper.session is swapper_session and model.detector.session is detector_session
+
+
+def test_swap_face_stops_on_interrupt(model: Engine, comfy: FakeComfy, clip_frames: list) -> None:
+    source = extract(model, to_image(clip_frames[0]))
+    comfy.checks, comfy.interrupt_after = 0, 4
+    with pytest.raises(InterruptProcessingException):
+        swap(model, source, to_image(*clip_frames[:8]))
+    assert comfy.bars[-1].total == 8 and comfy.bars[-1].current == 3
+
+
+def test_target_faces_and_order(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    group = photo("apollo11_crew_3faces.jpg")
+    faces = order_faces(model.detect(group), "left-right")
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    _, mask = swap(model, source, to_image(group), target_faces="0, 2")
+    assert [bool(mask[0][centre(f)] > 0) for f in faces] == [True, False, True]
+    _, mask = swap(model, source, to_image(group), target_faces="0", face_order="right-left")
+    assert [bool(mask[0][centre(f)] > 0) for f in faces] == [False, False, True]
+    _, mask = swap(model, source, to_image(group), target_faces="largest")
+    largest = max(range(3), key=lambda i: faces[i].area)
+    assert [bool(mask[0][centre(f)] > 0) for f in faces] == [i == largest for i in range(3)]
+    with pytest.raises(SettingsError, match="target_faces 'first'"):
+        swap(model, source, to_image(group), target_faces="first")
+
+
+def test_reference_face_swaps_only_similar_faces(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    group = photo("apollo11_crew_3faces.jpg")
+    faces = order_faces(model.detect(group), "left-right")
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    reference = extract(model, to_image(group), 1, "left-right")
+    _, mask = swap(model, source, to_image(group), reference_face=reference, similarity_threshold=0.95)
+    assert [bool(mask[0][centre(f)] > 0) for f in faces] == [False, True, False]
+    with pytest.raises(SettingsError, match="reference_face"):
+        swap(model, source, to_image(group), target_faces="0", reference_face=reference)
+
+
+def test_mask_input_limits_the_swap(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    target = photo("obama_official_portrait.jpg")
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    images = to_image(target)
+    full, full_mask = swap(model, source, images)
+    x = centre(model.detect(target)[0])[1]
+    limit = torch.zeros(images.shape[1:3])
+    limit[:, :x] = 1.0
+    out, mask = swap(model, source, images, mask=limit)
+    assert torch.equal(out[0, :, x:], images[0, :, x:]) and float(mask[0, :, x:].max()) == 0.0
+    assert torch.allclose(out[0, :, :x], full[0, :, :x], atol=1e-6) and torch.equal(
+        mask[0, :, :x], full_mask[0, :, :x]
+    )
+    with pytest.raises(InputError, match=r"mask is 64x64 but the images are 910x1137.*LoadImage"):
+        swap(model, source, images, mask=torch.zeros((1, 64, 64)))
+    with pytest.raises(InputError, match="3 masks for 1 frames"):
+        swap(model, source, images, mask=torch.zeros((3, *images.shape[1:3])))
+
+
+def test_swap_face_keeps_alpha_blend_zero_and_pixel_boost(
+    model: Engine, comfy: FakeComfy, photo: Callable
+) -> None:
+    target = photo("obama_small_320x240.jpg")
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    rgb = to_image(target)
+    alpha = torch.linspace(0, 1, rgb.shape[2]).expand(1, rgb.shape[1], rgb.shape[2])[..., None]
+    rgba = torch.cat([rgb, alpha], dim=-1)
+    out, mask = swap(model, source, rgba)
+    assert out.shape == rgba.shape and torch.equal(out[..., 3], rgba[..., 3])
+    assert torch.equal(out[..., :3], swap(model, source, rgb)[0])
+    unchanged, none = swap(model, source, rgb, blend=0.0)
+    assert torch.equal(unchanged, rgb) and float(none.max()) == 0.0
+    boosted, _ = swap(model, source, rgb, pixel_boost="256")
+    changed = mask[0] > 0
+    assert not torch.equal(boosted[0][changed], out[0, ..., :3][changed])
+    with pytest.raises(InputError, match="empty"):
+        swap(model, source, torch.zeros((0, 8, 8, 3)))
+
+
+# ---------------------------------------------------------------- face models and similarity
+def test_face_models_round_trip(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    face = extract(model, to_image(photo("paul_rudd_a.jpeg"), photo("paul_rudd_a.jpeg")))
+    save, load = comfy_nodes.SaveFaceModel(), comfy_nodes.LoadFaceModel()
+    shown = save.save(face, "paul", False)
+    path = comfy.models_dir / "inswapper_live" / "faces" / "paul.safetensors"
+    assert shown == {"ui": {"text": [str(path)]}} and path.is_file()
+    assert "paul.safetensors" in comfy_nodes.LoadFaceModel.INPUT_TYPES()["required"]["face_model"][0]
+    loaded = load.load("paul.safetensors")[0]
+    assert np.allclose(loaded.embedding, face.embedding, atol=1e-6) and loaded.count == 2
+    before = comfy_nodes.LoadFaceModel.IS_CHANGED("paul.safetensors")
+    with pytest.raises(OutputError, match="already exists"):
+        save.save(face, "paul", False)
+    other = extract(model, to_image(photo("chris_pratt.jpeg")))
+    stat = path.stat()
+    save.save(other, "paul.safetensors", True)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert comfy_nodes.LoadFaceModel.IS_CHANGED("paul.safetensors") != before
+    assert np.allclose(load.load("paul.safetensors")[0].embedding, other.embedding, atol=1e-6)
+    for bad in ("", "../x", "a/b", ".hidden"):
+        with pytest.raises(OutputError, match="plain file name"):
+            save.save(face, bad, True)
+    with pytest.raises(InputError, match="press R"):
+        load.load("gone.safetensors")
+
+
+def test_reactor_face_models_load(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    """ReActor saves insightface Face fields with a raw (not normalised) 'embedding' tensor."""
+    from safetensors.numpy import save_file
+
+    face = model.largest_face(photo("chris_pratt.jpeg"))
+    raw = (face.embedding * 23.5).astype(np.float32)
+    folder = comfy.models_dir / "reactor" / "faces"
+    folder.mkdir(parents=True, exist_ok=True)
+    fields = {
+        "bbox": face.bbox.astype(np.float32),
+        "kps": face.kps.astype(np.float32),
+        "det_score": np.array(face.score, dtype=np.float32),
+        "embedding": raw,
+        "gender": np.array(1, dtype=np.int64),
+        "age": np.array(40, dtype=np.int64),
+    }
+    save_file(fields, str(folder / "chris.safetensors"))
+    assert "chris.safetensors" in comfy_adapter.face_files()
+    loaded = comfy_nodes.LoadFaceModel().load("chris.safetensors")[0]
+    assert np.allclose(loaded.embedding, face.embedding, atol=1e-6)
+
+
+def test_face_similarity(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
+    compare = comfy_nodes.FaceSimilarity().compare
+    a = to_image(photo("paul_rudd_a.jpeg"))
+    (same,) = compare(model, a, a)
+    (other,) = compare(model, a, to_image(photo("grace_hopper.jpg")))
+    assert isinstance(same, float) and same == pytest.approx(1.0, abs=1e-5)
+    assert -1.0 <= other < 0.999
+
+
+# ---------------------------------------------------------------- example workflows
+def _widget_names(class_type: str) -> list[str]:
+    """Widget inputs in the order the UI format stores their values (links are not widgets)."""
+    if class_type == "LoadImage":
+        return ["image", "upload"]
+    if class_type == "SaveImage":
+        return ["filename_prefix"]
+    spec = NODE_CLASS_MAPPINGS[class_type].INPUT_TYPES()
+    entries = {**spec["required"], **spec.get("optional", {})}
+    return [
+        n
+        for n, e in entries.items()
+        if isinstance(e[0], list) or e[0] in {"INT", "FLOAT", "STRING", "BOOLEAN"}
+    ]
+
+
+def test_ui_workflow_is_the_api_workflow(comfy: FakeComfy) -> None:
+    api = json.loads((WORKFLOWS / "swap_face_api.json").read_text())
+    ui = json.loads((WORKFLOWS / "swap_face_ui.json").read_text())
+    nodes = {str(n["id"]): n for n in ui["nodes"]}
+    assert {k: n["type"] for k, n in nodes.items()} == {k: n["class_type"] for k, n in api.items()}
+    links = {link[0]: link for link in ui["links"]}
+    for node_id, node in nodes.items():
+        expected = api[node_id]["inputs"]
+        for slot, entry in enumerate(node["inputs"]):
+            if entry["link"] is None:
+                assert entry["name"] not in expected
+                continue
+            _, src, src_slot, dst, dst_slot, kind = links[entry["link"]]
+            assert (str(dst), dst_slot) == (node_id, slot)
+            assert expected[entry["name"]] == [str(src), src_slot]
+            assert nodes[str(src)]["outputs"][src_slot]["type"] == kind == entry["type"]
+        widgets = dict(zip(_widget_names(node["type"]), node["widgets_values"], strict=True))
+        assert {k: v for k, v in expected.items() if not isinstance(v, list)} == {
+            k: v for k, v in widgets.items() if k != "upload"
+        }
+
+
+def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
+    """Executes the example API workflow with LoadImage / SaveImage played by the test."""
+    api = json.loads((WORKFLOWS / "swap_face_api.json").read_text())
+    api["3"]["inputs"]["detector"] = YUNET  # det_10g is not downloadable here
+    images = {"source.jpg": photo("biden_portrait.jpg"), "target.jpg": photo("obama_official_portrait.jpg")}
+    saved: list[torch.Tensor] = []
+    results: dict[str, tuple] = {}
+
+    def run(node_id: str) -> tuple:
+        if node_id not in results:
+            node = api[node_id]
+            args = {k: run(v[0])[v[1]] if isinstance(v, list) else v for k, v in node["inputs"].items()}
+            if node["class_type"] == "LoadImage":
+                results[node_id] = (to_image(images[args["image"]]), None)
+            elif node["class_type"] == "SaveImage":
+                saved.append(args["images"])
+                results[node_id] = ()
+            else:
+                cls = NODE_CLASS_MAPPINGS[node["class_type"]]
+                results[node_id] = getattr(cls(), cls.FUNCTION)(**args)
+        return results[node_id]
+
+    run("6")
+    (out,) = saved
+    target = to_image(images["target.jpg"])
+    assert out.shape == target.shape
+    changed = (out != target).any(dim=-1)[0]
+    y, x = centre(results["3"][0].detect(images["target.jpg"])[0])
+    assert bool(changed[y, x]) and 0.01 < float(changed.float().mean()) < 0.3
