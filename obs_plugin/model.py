@@ -1,7 +1,8 @@
 """The core engine as the filter sees it: configured from FilterSettings, one frame in, one result out.
 
-Everything here runs in the worker thread, so loading a model never blocks OBS. The only face
-logic is the engine's; ``process`` is the one seam the filter calls per frame.
+Everything here runs in the worker thread, so loading a model never blocks OBS. The face logic
+is the core's: a ``LiveSession`` (detection every N frames with tracking in between, smoothed
+landmarks, a stable choice of faces) over the engine; ``process`` is the one seam per frame.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, replace
 from ..core.engine import Engine, SwapResult
 from ..core.errors import InswapperLiveError, SettingsError
 from ..core.imageio import read_image
+from ..core.live import LiveSession, LiveSettings
 from ..core.source import SourceFace
-from ..core.types import Face, Frame
+from ..core.types import Frame
 from .formats import FrameView, to_bgr, write_back
 from .label import draw_label
 from .settings import FilterSettings
@@ -37,9 +39,7 @@ class SwapModel:
         self._settings: FilterSettings | None = None
         self._applied: FilterSettings | None = None
         """The last enabled settings that loaded without error."""
-        self._interval = 1
-        self._faces: list[Face] | None = None
-        self._since_detect = 0
+        self._session: LiveSession | None = None
         self.status = ModelStatus()
 
     def configure(self, settings: FilterSettings) -> None:
@@ -85,8 +85,12 @@ class SwapModel:
                     image.bgr, f"reference image {settings.reference_image}"
                 ).embedding
             engine.set_reference(reference)
-        self._interval = settings.detection_interval
-        self._faces = None
+        live = LiveSettings(detect_every=settings.detection_interval)
+        if self._session is None:
+            self._session = LiveSession(engine, live)
+        else:
+            self._session.update(live)
+            self._session.reset()  # new models or faces: tracks from before do not carry over
 
     @staticmethod
     def _source(engine: Engine, settings: FilterSettings) -> SourceFace:
@@ -106,15 +110,10 @@ class SwapModel:
         return self._engine.swapper.session.get_providers()[0].removesuffix("ExecutionProvider")
 
     def process(self, frame: Frame) -> SwapResult:
-        """Swap ``frame`` (BGR); faces are detected every ``detection_interval`` frames."""
-        engine = self._engine
-        if engine is None:
+        """Swap ``frame`` (BGR): faces detected every ``detection_interval`` frames, tracked between."""
+        if self._session is None:
             raise SettingsError("The face swap model is not configured.")
-        if self._faces is None or self._since_detect >= self._interval:
-            self._faces = engine.detect(frame)
-            self._since_detect = 0
-        self._since_detect += 1
-        return engine.swap(frame, self._faces)
+        return self._session.process(frame)
 
     def swap_view(self, view: FrameView) -> int:
         """Swap the faces of a frame in its own pixel format, in place; returns the pixels written.

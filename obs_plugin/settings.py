@@ -45,7 +45,7 @@ class FilterSettings:
     blend: float = 1.0
     det_thresh: float = _ENGINE.det_thresh
     detection_interval: int = 1
-    """Detect faces every N frames; the frames between reuse the last detection."""
+    """Run the detector every N frames; the live session tracks faces in between."""
     label_enabled: bool = False
     label_text: str = "AI face swap"
     label_position: str = "bottom-right"

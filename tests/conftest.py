@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from inswapper_live.core import synthetic
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,6 +9,7 @@ a write outside the image shows.
 from __future__ import annotations
 
 import numpy as np
+
 from inswapper_live.obs_plugin.formats import SUBSAMPLING, FrameView, PixelFormat, plane_sizes, yuv_matrix
 
 PAD = 0xAB

@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from obs_frames import make_frame
+
 from inswapper_live.obs_plugin import registration
 from inswapper_live.obs_plugin.formats import PixelFormat
 from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
-from obs_frames import make_frame
 
 FPS = 30
 Y800 = 9

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from inswapper_live.core.synthetic import IR_VERSION, OPSET
 from onnx import TensorProto, helper, numpy_helper
+
+from inswapper_live.core.synthetic import IR_VERSION, OPSET
 
 DIM = 512
 

@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 from helpers import psnr, read
+from obs_frames import PAD, encode_yuv, make_frame
+
 from inswapper_live.obs_plugin.formats import (
     SUBSAMPLING,
     SUPPORTED,
@@ -16,7 +18,6 @@ from inswapper_live.obs_plugin.formats import (
     write_back,
     yuv_matrix,
 )
-from obs_frames import PAD, encode_yuv, make_frame
 
 FORMATS = sorted(SUPPORTED)
 SIZES = [(64, 48), (33, 17), (1, 1), (7, 2)]

@@ -17,11 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from inswapper_live.core.engine import Engine, EngineSettings
-from inswapper_live.core.source import SourceFace
 from obs_env import gl_env, need_binary, need_obs_python_match, xvfb
 from obs_gui import ObsGui, clip_frames, closest_frame, obs_env
 from slow_model import make_slow_swapper
+
+from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.source import SourceFace
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "obs_plugin" / "face_swap_filter.py"

@@ -17,9 +17,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from obs_env import gl_env, need_libobs, xvfb
+
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
-from obs_env import gl_env, need_libobs, xvfb
 
 SCENARIOS = Path(__file__).resolve().parent / "obs_host_scenarios.py"
 MARGIN = 6

@@ -8,11 +8,12 @@ import cv2
 import numpy as np
 import pytest
 from helpers import read
+from obs_frames import make_frame
+
 from inswapper_live.core.source import SourceFace
 from inswapper_live.obs_plugin.formats import PixelFormat, to_bgr
 from inswapper_live.obs_plugin.model import SwapModel
 from inswapper_live.obs_plugin.settings import FilterSettings
-from obs_frames import make_frame
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 
 import pytest
+
 from inswapper_live.obs_plugin import platforms as plat
 from inswapper_live.obs_plugin.platforms import ObsVersion, UnsupportedObsError
 

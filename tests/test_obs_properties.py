@@ -6,12 +6,13 @@ import ctypes
 import json
 
 import pytest
+from obs_env import need_libobs
+
 from inswapper_live.obs_plugin import libobs as bindings
 from inswapper_live.obs_plugin import properties
 from inswapper_live.obs_plugin.libobs import ClickedFn, ModifiedFn
 from inswapper_live.obs_plugin.properties import PanelCallbacks
 from inswapper_live.obs_plugin.settings import FilterSettings
-from obs_env import need_libobs
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from inswapper_live.core.errors import SettingsError
 from inswapper_live.obs_plugin import catalog
 from inswapper_live.obs_plugin.label import draw_label

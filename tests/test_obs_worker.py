@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from inswapper_live.obs_plugin.worker import FrameWorker
 
 
