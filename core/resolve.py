@@ -36,14 +36,7 @@ def search_dirs(models_dir: Path | str | None = None) -> list[Path]:
     dirs.append(MANIFEST_PATH.parent)
     comfy = os.environ.get(COMFYUI_ENV)
     if comfy:
-        base = Path(comfy) / "models"
-        dirs += [
-            base / "inswapper_live",
-            base / "insightface",
-            base / "insightface" / "models",
-            base / "reswapper",
-            base / "hyperswap",
-        ]
+        dirs += comfyui_model_dirs(Path(comfy))
     dirs.append(Path.home() / ".insightface" / "models")
     unique: list[Path] = []
     for d in dirs:
@@ -53,7 +46,19 @@ def search_dirs(models_dir: Path | str | None = None) -> list[Path]:
     return unique
 
 
-def _find_file(file_name: str, dirs: list[Path]) -> Path | None:
+def comfyui_model_dirs(comfyui: Path) -> list[Path]:
+    """The folders of a ComfyUI checkout where face-swap packs keep their models."""
+    base = comfyui / "models"
+    return [
+        base / "inswapper_live",
+        base / "insightface",
+        base / "insightface" / "models",
+        base / "reswapper",
+        base / "hyperswap",
+    ]
+
+
+def find_file(file_name: str, dirs: list[Path]) -> Path | None:
     """``dir/file`` first, then one folder down (``dir/buffalo_l/file``), in folder order."""
     for d in dirs:
         if (d / file_name).is_file():
@@ -77,7 +82,7 @@ def resolve(
     entry = manifest.find(text) if "/" not in text and os.sep not in text else None
     dirs = search_dirs(models_dir)
     if entry is None:
-        found = _find_file(candidate.name, dirs) if candidate.suffix == ".onnx" else None
+        found = find_file(candidate.name, dirs) if candidate.suffix == ".onnx" else None
         if found:
             return ResolvedModel(found, None)
         known = ", ".join(sorted(manifest.models))
@@ -85,7 +90,7 @@ def resolve(
             f"No model file {text!r}: it is neither an existing file nor a known model name "
             f"(known: {known}). Give the path to an .onnx file or one of those names."
         )
-    found = _find_file(entry.file, dirs)
+    found = find_file(entry.file, dirs)
     if found is None:
         where = "\n  ".join(str(d) for d in dirs)
         if entry.user_supplied:

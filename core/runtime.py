@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import onnxruntime as ort
@@ -86,6 +87,25 @@ def provider_chain(provider: str = "auto") -> list[str]:
     return [*chain, "CPUExecutionProvider"]
 
 
+GPU_LIBRARY_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+@cache
+def preload_gpu_libraries() -> None:
+    """Load the CUDA and cuDNN libraries that pip installed (``onnxruntime-gpu[cuda,cudnn]``).
+
+    They live in pip's ``nvidia`` packages, off the system library path; without this the CUDA
+    provider fails to load and the session quietly runs on CPU. onnxruntime >= 1.21 has the call.
+    """
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    try:
+        preload()
+    except Exception as error:  # a system-wide CUDA may still work: the session says what runs
+        log.debug("onnxruntime.preload_dlls() failed: %s", error)
+
+
 def create_session(path: Path | str, settings: RuntimeSettings | None = None) -> ort.InferenceSession:
     """Open ``path`` on the best working provider and say which one really runs."""
     settings = settings or RuntimeSettings()
@@ -96,6 +116,8 @@ def create_session(path: Path | str, settings: RuntimeSettings | None = None) ->
         options.intra_op_num_threads = settings.threads
         options.inter_op_num_threads = 1
     chain = provider_chain(settings.provider)
+    if any(p in GPU_LIBRARY_PROVIDERS for p in chain):
+        preload_gpu_libraries()
     try:
         session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=chain)
     except Exception as first_error:

@@ -56,3 +56,19 @@ def test_asking_for_an_accelerator_that_does_not_run_is_logged(monkeypatch, yune
         session = create_session(yunet, RuntimeSettings(provider="cuda"))
     assert session.get_providers()[0] == "CPUExecutionProvider"
     assert "asked for CUDAExecutionProvider but runs on CPUExecutionProvider" in caplog.text
+
+
+def test_gpu_libraries_from_pip_are_preloaded_once_for_cuda(monkeypatch, yunet: Path) -> None:
+    calls = []
+    monkeypatch.setattr(runtime.ort, "preload_dlls", lambda: calls.append(1), raising=False)
+    runtime.preload_gpu_libraries.cache_clear()
+    create_session(yunet, RuntimeSettings(provider="cpu"))
+    assert calls == [], "a CPU session loads no GPU libraries"
+    monkeypatch.setattr(
+        runtime, "available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    with pytest.warns(UserWarning):
+        for _ in range(2):
+            create_session(yunet, RuntimeSettings(provider="cuda"))
+    assert calls == [1]
+    runtime.preload_gpu_libraries.cache_clear()

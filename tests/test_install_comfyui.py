@@ -1,0 +1,86 @@
+"""Hooking the pack into a fake ComfyUI tree: link, copy, refuse what is not ours.
+
+Installing the requirements into ComfyUI's own Python runs for real in test_install_script.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from inswapper_live.core.errors import InswapperLiveError
+from inswapper_live.core.install_comfyui import (
+    COPY_MARKER,
+    check_comfyui_dir,
+    find_comfyui_python,
+    link_pack,
+    pack_folder,
+)
+from inswapper_live.core.install_env import REPO
+
+
+def fake_comfyui(root: Path) -> Path:
+    comfy = root / "ComfyUI"
+    (comfy / "custom_nodes").mkdir(parents=True)
+    (comfy / "models" / "insightface").mkdir(parents=True)
+    (comfy / "main.py").write_text("# ComfyUI\n")
+    return comfy
+
+
+def test_the_pack_is_linked_once(tmp_path: Path) -> None:
+    comfy = fake_comfyui(tmp_path)
+    assert link_pack(comfy).startswith("linked")
+    pack = pack_folder(comfy)
+    assert pack.resolve() == REPO and (pack / "__init__.py").is_file()
+    assert "already links" in link_pack(comfy)
+
+
+def test_someone_elses_folder_is_never_replaced(tmp_path: Path) -> None:
+    comfy = fake_comfyui(tmp_path)
+    theirs = pack_folder(comfy)
+    theirs.mkdir()
+    (theirs / "their_file.py").write_text("x = 1\n")
+    with pytest.raises(InswapperLiveError, match="left alone"):
+        link_pack(comfy)
+    other = tmp_path / "other-checkout"
+    other.mkdir()
+    link = pack_folder(fake_comfyui(tmp_path / "b"))
+    link.symlink_to(other, target_is_directory=True)
+    with pytest.raises(InswapperLiveError, match="is not this checkout"):
+        link_pack(tmp_path / "b" / "ComfyUI")
+    assert (theirs / "their_file.py").read_text() == "x = 1\n" and link.resolve() == other
+
+
+def test_copy_mode_copies_code_not_weights_and_refreshes_its_own_copy(tmp_path: Path) -> None:
+    comfy = fake_comfyui(tmp_path)
+    assert link_pack(comfy, copy=True).startswith("copied")
+    pack = pack_folder(comfy)
+    assert not pack.is_symlink() and (pack / COPY_MARKER).is_file()
+    assert (pack / "core" / "engine.py").read_bytes() == (REPO / "core" / "engine.py").read_bytes()
+    assert (pack / "models" / "manifest.toml").is_file()
+    assert not (pack / ".git").exists() and not (pack / ".venv").exists()
+    (pack / "core" / "engine.py").write_text("stale")
+    assert link_pack(comfy, copy=True).startswith("refreshed")
+    assert (pack / "core" / "engine.py").read_bytes() == (REPO / "core" / "engine.py").read_bytes()
+
+
+def test_what_is_not_comfyui_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InswapperLiveError, match="does not look like a ComfyUI folder"):
+        check_comfyui_dir(tmp_path)
+    assert check_comfyui_dir(fake_comfyui(tmp_path)) == (tmp_path / "ComfyUI").resolve()
+
+
+def test_comfyuis_own_python_is_found(tmp_path: Path) -> None:
+    comfy = fake_comfyui(tmp_path)
+    assert find_comfyui_python(comfy) is None
+    portable = tmp_path / "python_embeded" / "python.exe"
+    portable.parent.mkdir()
+    portable.write_bytes(b"")
+    assert find_comfyui_python(comfy) == portable
+    portable.unlink()
+    venv = comfy / "venv" / "bin" / "python"
+    venv.parent.mkdir(parents=True)
+    venv.symlink_to(sys.executable)
+    assert find_comfyui_python(comfy) == venv
