@@ -1,9 +1,9 @@
 """Face Swap for OBS Studio: add this file in Tools > Scripts, then add "Face Swap" to a source's filters.
 
-This is the script OBS loads. It makes the ``inswapper_live`` package and its dependencies
-(numpy, OpenCV, onnxruntime) importable for OBS's embedded Python, registers the filter type
-and routes OBS's log calls. When a dependency is missing it says, in the script's
-description and in OBS's log, exactly which commands install it.
+This is the script OBS loads. It makes the ``inswapper_live`` package (this checkout) and its
+dependencies (numpy, OpenCV, onnxruntime, from where ``install.py --obs`` put them for OBS's
+Python) importable, registers the filter type and routes the package's log to OBS's log. When
+a dependency is missing it says, in the script's description and in OBS's log, what to run.
 """
 
 from __future__ import annotations
@@ -25,27 +25,8 @@ REQUIRED_MODULES = ("numpy", "cv2", "onnxruntime", "onnx", "safetensors", "PIL")
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 
-def _load_platforms() -> object:
-    """platforms.py on its own (standard library only): it says where the packages are."""
-    spec = importlib.util.spec_from_file_location(f"{PACKAGE}_obs_platforms", HERE / "platforms.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look their module up
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-_platforms = _load_platforms()
-
-
-def _use_package_dirs() -> None:
-    """Add the folders install.py fills for OBS's Python (and a development .venv) to sys.path."""
-    for folder in _platforms.package_dirs(platform.system(), str(REPO), sys.version_info[:2]):
-        if Path(folder).is_dir() and folder not in sys.path:
-            site.addsitedir(folder)  # runs .pth files: an editable install of this repo is one
-
-
 def _use_repository_as_package() -> None:
-    """Import the repository this script sits in as ``inswapper_live`` when nothing installed it."""
+    """Import the checkout this script sits in as ``inswapper_live`` when nothing installed it."""
     if importlib.util.find_spec(PACKAGE) is not None:
         return
     spec = importlib.util.spec_from_file_location(
@@ -54,6 +35,22 @@ def _use_repository_as_package() -> None:
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[PACKAGE] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
+
+
+_use_repository_as_package()
+# Both standard library only: they run before the dependencies can be found.
+from inswapper_live.core.install_obs import activate_obs_deps, setup_hint  # noqa: E402
+from inswapper_live.obs_plugin.platforms import package_dirs  # noqa: E402
+
+
+def _use_package_dirs() -> None:
+    """install.py's folder for this Python first, then the development ones, all before the system's."""
+    for folder in reversed(package_dirs(platform.system(), str(REPO), sys.version_info[:2])):
+        if Path(folder).is_dir() and folder not in sys.path:
+            before = list(sys.path)
+            site.addsitedir(folder)  # runs .pth files: an editable install of this checkout is one
+            sys.path[:] = [p for p in sys.path if p not in before] + before
+    activate_obs_deps()
 
 
 def _missing_modules() -> list[str]:
@@ -89,15 +86,13 @@ def _obs_logging() -> logging.Handler | None:
 
 
 _use_package_dirs()
-_use_repository_as_package()
 _MISSING = _missing_modules()
-_PROBLEM = ""
-if _MISSING:
-    _PROBLEM = (
-        f"The Face Swap filter needs Python packages that OBS's Python does not have: {', '.join(_MISSING)}. "
-        "Run:\n"
-        + _platforms.install_hint(platform.system(), str(REPO), sys.base_prefix, sys.version_info[:2])
-    )
+_PROBLEM = (
+    f"The Face Swap filter needs Python packages that OBS's Python does not have: {', '.join(_MISSING)}. "
+    + setup_hint()
+    if _MISSING
+    else ""
+)
 _handler: logging.Handler | None = None
 
 
@@ -108,7 +103,7 @@ def script_description() -> str:
         "your audience (the filter can show a label)."
     )
     if _PROBLEM:
-        text += "<br><br><b>Not loaded.</b> " + _PROBLEM.replace("\n", "<br>")
+        text += "<br><br><b>Not loaded.</b> " + _PROBLEM
     return text
 
 

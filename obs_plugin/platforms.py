@@ -1,23 +1,21 @@
 """Everything that differs between Windows, macOS and Linux, and between OBS versions.
 
-Kept in one module of pure functions (no OBS, no ctypes loading) so every choice has a unit
-test on any machine: where libobs is, which struct size the running OBS expects, and where
-OBS's embedded Python finds numpy, OpenCV and onnxruntime.
+Kept in one module of pure functions (no OBS, no ctypes loading, standard library only) so
+every choice has a unit test on any machine: where libobs is, which struct size the running
+OBS expects, and which development folders OBS's Python may take packages from (install.py's
+own folder for them is ``core.install_obs.obs_deps_dir``).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
 
 LIBOBS_ENV = "INSWAPPER_LIVE_LIBOBS"
 """A libobs file to load instead of the platform's usual one (portable or custom builds)."""
 PACKAGES_ENV = "INSWAPPER_LIVE_PYTHONPATH"
 """Extra folders (os.pathsep-separated) holding the packages for OBS's Python."""
-OBS_VENV = ".obs-venv"
-"""The virtual environment, inside the repository, made with the Python OBS embeds."""
-REQUIREMENTS = ("numpy", "opencv-python-headless", "onnxruntime", "onnx", "safetensors", "pillow")
 
 
 @dataclass(frozen=True, order=True)
@@ -82,46 +80,18 @@ def source_info_size(version: ObsVersion, struct_size: int) -> int:
     return struct_size
 
 
-def embedded_python(system: str, base_prefix: str, version: tuple[int, int]) -> str:
-    """The python executable behind OBS's embedded interpreter (inside OBS, sys.executable is OBS)."""
-    major, minor = version
-    if system == "Windows":
-        return str(PureWindowsPath(base_prefix) / "python.exe")
-    return str(PurePosixPath(base_prefix) / "bin" / f"python{major}.{minor}")
-
-
-def venv_site_packages(system: str, venv: str, version: tuple[int, int]) -> str:
-    """The site-packages folder of a virtual environment."""
-    if system == "Windows":
-        return str(PureWindowsPath(venv) / "Lib" / "site-packages")
-    return str(PurePosixPath(venv) / "lib" / f"python{version[0]}.{version[1]}" / "site-packages")
-
-
-def venv_python(system: str, venv: str) -> str:
-    if system == "Windows":
-        return str(PureWindowsPath(venv) / "Scripts" / "python.exe")
-    return str(PurePosixPath(venv) / "bin" / "python")
-
-
 def package_dirs(
     system: str, repo: str, version: tuple[int, int], env: dict[str, str] | None = None
 ) -> list[str]:
-    """Folders to add to OBS's ``sys.path``, in order: the environment variable, then the repository's
-    OBS venv (``install.py`` makes it with OBS's own Python) and its development ``.venv``."""
+    """Development folders for OBS's ``sys.path``, in order: ``INSWAPPER_LIVE_PYTHONPATH``, then the
+    site-packages of the repository's ``.venv`` (they suit OBS when it was made with OBS's Python
+    version)."""
     env = os.environ if env is None else env
     dirs = [p for p in env.get(PACKAGES_ENV, "").split(os.pathsep) if p]
-    for name in (OBS_VENV, ".venv"):
-        dirs.append(venv_site_packages(system, str(Path(repo) / name), version))
+    if system == "Windows":
+        dirs.append(str(PureWindowsPath(repo) / ".venv" / "Lib" / "site-packages"))
+    else:
+        dirs.append(
+            str(PurePosixPath(repo) / ".venv" / "lib" / f"python{version[0]}.{version[1]}" / "site-packages")
+        )
     return dirs
-
-
-def install_hint(system: str, repo: str, base_prefix: str, version: tuple[int, int]) -> str:
-    """The exact commands that give OBS's Python the packages the filter needs."""
-    python = embedded_python(system, base_prefix, version)
-    venv = str((PureWindowsPath if system == "Windows" else PurePosixPath)(repo) / OBS_VENV)
-    pip = venv_python(system, venv)
-    return (
-        f'"{python}" -m venv "{venv}"\n'
-        f'"{pip}" -m pip install {" ".join(REQUIREMENTS)}\n'
-        f"then reload the script in Tools > Scripts (or restart OBS)."
-    )

@@ -13,18 +13,22 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from inswapper_live.core.install_obs import MARKER, deps_tag
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path("obs_plugin") / "face_swap_filter.py"
 PROBE = """
-import json, runpy, sys
+import importlib.util, json, runpy, sys
 script = runpy.run_path(sys.argv[1])
 package = sys.modules.get("inswapper_live")
-script["script_load"](None)  # outside OBS: logs the problem or fails to find libobs, never raises silently
+if sys.argv[2] == "load":
+    script["script_load"](None)  # outside OBS: logs the problem or fails to find libobs, never raises silently
 print(json.dumps({
     "problem": script["_PROBLEM"],
     "description": script["script_description"](),
     "package": getattr(package, "__file__", None),
     "script_dir_on_path": any(p.rstrip("/").endswith("obs_plugin") for p in sys.path),
+    "numpy_from": getattr(importlib.util.find_spec("numpy"), "origin", None),
 }))
 """
 
@@ -41,9 +45,9 @@ def copy_repository(to: Path) -> Path:
     return to
 
 
-def run_script(repo: Path, env: dict[str, str]) -> tuple[dict, str]:
+def run_script(repo: Path, env: dict[str, str], load: bool = True) -> tuple[dict, str]:
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", PROBE, str(repo / SCRIPT)],
+        [sys.executable, "-I", "-S", "-c", PROBE, str(repo / SCRIPT), "load" if load else "-"],
         env=env,
         capture_output=True,
         text=True,
@@ -53,21 +57,30 @@ def run_script(repo: Path, env: dict[str, str]) -> tuple[dict, str]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
-def test_missing_packages_are_named_with_the_exact_commands(tmp_path: Path) -> None:
+def test_missing_packages_are_named_with_what_to_run(tmp_path: Path) -> None:
     repo = copy_repository(tmp_path / "inswapper-live")
     result, stderr = run_script(repo, {"PATH": "/usr/bin:/bin"})
     problem = result["problem"]
     assert "numpy" in problem and "cv2" in problem and "onnxruntime" in problem
-    python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    venv = repo / ".obs-venv"
-    assert f'"{python}" -m venv "{venv}"' in problem
-    assert (
-        f'"{venv}/bin/python" -m pip install numpy opencv-python-headless onnxruntime onnx safetensors pillow'
-        in problem
-    )
-    assert "Not loaded." in result["description"] and "-m venv" in result["description"]
+    assert f"run `python install.py --obs` in {repo}" in problem
+    assert str(repo / "obs_plugin" / "_deps" / deps_tag()) in problem
+    assert "Not loaded." in result["description"] and "install.py --obs" in result["description"]
     assert "numpy" in stderr  # script_load logged it (in OBS: to OBS's log)
     assert not result["script_dir_on_path"], "the script's folder must not shadow other modules"
+
+
+def test_packages_where_install_py_puts_them_for_obs(tmp_path: Path) -> None:
+    """``install.py --obs`` fills ``obs_plugin/_deps/<python>-<platform>`` (pip --target) and marks it done."""
+    repo = copy_repository(tmp_path / "inswapper-live")
+    deps = repo / "obs_plugin" / "_deps" / deps_tag()
+    for name in ("numpy", "cv2", "onnxruntime", "onnx", "safetensors", "PIL"):  # stand-ins: found, not run
+        (deps / name).mkdir(parents=True)
+        (deps / name / "__init__.py").write_text("")
+    (deps / MARKER).write_text("{}")
+    result, stderr = run_script(repo, {"PATH": "/usr/bin:/bin"}, load=False)
+    assert result["problem"] == "", stderr[-2000:]
+    assert result["numpy_from"] == str(deps / "numpy" / "__init__.py")
+    assert result["package"] == str(repo / "__init__.py")
 
 
 def test_packages_from_the_environment_and_the_repository_as_package(tmp_path: Path) -> None:
