@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,10 @@ from .formats import FrameView, PixelFormat, yuv_matrix
 from .host import TEST_SOURCE_ID, HostSettings, ObsHost
 
 CASES = ("I420", "NV12", "capture")
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = Path(
+    os.environ.get("INSWAPPER_LIVE_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+)
+"""The shared photos and detectors, as the tests find them."""
 
 
 def percentile(values: list[float], q: float) -> float:
