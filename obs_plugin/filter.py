@@ -1,0 +1,280 @@
+"""The Face Swap filter: OBS's callbacks for one instance, and the plugin object that routes to them.
+
+Threads (OBS.md, "Threading rules"): ``filter_video`` and ``video_render`` run on OBS's graphics
+thread and only hand frames over; the model runs in the instance's worker thread; ``update``,
+``get_properties``, ``filter_remove`` and ``destroy`` come from the UI (or another) thread.
+No libobs call is made while this module's locks are held.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .formats import SUPPORTED, FrameView, PixelFormat, plane_sizes
+from .libobs import OBS_SOURCE_ASYNC, Libobs, frame_at, text
+from .model import SwapModel
+from .properties import (
+    STATUS_KEY,
+    apply_visibility,
+    build,
+    read_settings,
+    set_defaults,
+    show_licence,
+)
+from .readback import Readback
+from .settings import FilterSettings
+from .worker import FrameWorker
+
+if TYPE_CHECKING:
+    from .properties import PanelCallbacks
+
+log = logging.getLogger(__name__)
+
+_HOLDING = ("idle", "loading", "ready")
+"""Model states in which frames go to the worker; in the others (disabled, error) they pass through."""
+
+
+class HeldFrame:
+    """An async frame the filter kept (it returned NULL to OBS); released to its source exactly once."""
+
+    __slots__ = ("address", "obs", "parent")
+
+    def __init__(self, obs: Libobs, address: int, parent: int) -> None:
+        self.obs, self.address, self.parent = obs, address, parent
+
+    def view(self) -> FrameView:
+        """The frame's planes as writable numpy views (a flipped frame is seen upright)."""
+        frame = frame_at(self.address)
+        fmt = PixelFormat(frame.format)
+        planes = []
+        for i, (rows, _) in enumerate(plane_sizes(fmt, frame.width, frame.height)):
+            plane = np.ctypeslib.as_array(frame.data[i], (rows, frame.linesize[i]))
+            planes.append(plane[::-1] if frame.flip else plane)
+        return FrameView(
+            fmt,
+            frame.width,
+            frame.height,
+            planes,
+            np.ctypeslib.as_array(frame.color_matrix).reshape(4, 4).copy(),
+            np.ctypeslib.as_array(frame.color_range_min).copy(),
+            np.ctypeslib.as_array(frame.color_range_max).copy(),
+            bool(frame.full_range),
+        )
+
+    def release(self) -> None:
+        self.obs.obs_source_release_frame(self.parent, self.address)
+
+
+class FaceSwapFilter:
+    """One Face Swap filter on one source."""
+
+    def __init__(self, obs: Libobs, context: int, settings: FilterSettings, name: str = "face-swap") -> None:
+        self.obs = obs
+        self.context = context
+        self.name = name
+        self.model = SwapModel()
+        self.readback = Readback(obs)
+        self._lock = threading.Lock()
+        self._wanted = settings
+        self._worker: FrameWorker | None = None
+        self._parent: int | None = None
+        self._closed = False
+        self._worker_for_frames()
+
+    # ------------------------------------------------------------ worker plumbing
+    def _worker_for_frames(self) -> FrameWorker | None:
+        """The running worker, started again if the filter was removed and added back."""
+        with self._lock:
+            if self._worker is None and not self._closed:
+                self._worker = FrameWorker(
+                    self._process, self._release, prepare=self._prepare, name=f"face-swap: {self.name}"
+                )
+            return self._worker
+
+    def _prepare(self) -> None:
+        with self._lock:
+            wanted = self._wanted
+        self.model.configure(wanted)
+
+    def _process(self, item: HeldFrame) -> None:
+        if self.model.ready:
+            self.model.swap_view(item.view())
+
+    @staticmethod
+    def _release(item: HeldFrame) -> None:
+        item.release()
+
+    @property
+    def settings(self) -> FilterSettings:
+        with self._lock:
+            return self._wanted
+
+    # ------------------------------------------------------------ OBS callbacks
+    def update(self, settings: FilterSettings) -> None:
+        """New settings from the panel or a script: applied by the worker, never on this thread."""
+        with self._lock:
+            self._wanted = settings
+            worker = self._worker
+        if worker is not None:
+            worker.poke()
+
+    def filter_video(self, address: int) -> int | None:
+        """Async sources: keep this frame for the worker, give back the newest swapped one (or NULL)."""
+        worker = self._worker_for_frames()
+        fmt = frame_at(address).format
+        if worker is None or self.model.status.state not in _HOLDING or fmt not in SUPPORTED:
+            if worker is not None and worker.held:
+                worker.flush()
+            return address
+        if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
+            self._parent = self.obs.obs_filter_get_parent(self.context)
+        worker.submit(HeldFrame(self.obs, address, self._parent))
+        done = worker.take()
+        return done.address if done is not None else None
+
+    def video_render(self) -> None:
+        """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""
+        obs = self.obs
+        parent = obs.obs_filter_get_parent(self.context)
+        target = obs.obs_filter_get_target(self.context)
+        worker = self._worker_for_frames()
+        if not parent or not target or obs.obs_source_get_output_flags(parent) & OBS_SOURCE_ASYNC:
+            obs.obs_source_skip_video_filter(self.context)
+            return
+        width, height = obs.obs_source_get_base_width(target), obs.obs_source_get_base_height(target)
+        if worker is None or self.model.status.state not in _HOLDING or not width or not height:
+            if worker is not None and worker.held:
+                worker.flush()
+            self.readback.forget_result()
+            obs.obs_source_skip_video_filter(self.context)
+            return
+        self.readback.render(parent, target, width, height, worker)
+
+    def remove(self) -> None:
+        """Removed from its source: stop the worker and hand every held frame back to the source."""
+        summary = self.status_text()
+        with self._lock:
+            worker, self._worker = self._worker, None
+            self._parent = None
+        if worker is not None:
+            if worker.stats.submitted:
+                log.info("Face Swap filter '%s' stopped: %s", self.name, summary)
+            worker.close()
+
+    def close(self) -> None:
+        """Destroyed or the script unloads: as ``remove``, and free the GPU objects."""
+        with self._lock:
+            self._closed = True
+        self.remove()
+        self.readback.destroy()
+
+    # ------------------------------------------------------------ status
+    def status_text(self) -> str:
+        status = self.model.status
+        parts = [status.state]
+        if status.provider:
+            parts.append(f"on {status.provider}")
+        with self._lock:
+            worker = self._worker
+        if worker is not None and status.state == "ready":
+            stats = worker.stats
+            parts.append(f"{stats.fps:.1f} fps processed")
+            if stats.latencies_frames:
+                frames = statistics.median(stats.latencies_frames)
+                ms = statistics.median(stats.latencies_ms)
+                parts.append(f"latency {frames:g} frames ({ms:.0f} ms)")
+            parts.append(f"{stats.processed} processed, {stats.dropped} dropped")
+            if worker.last_error:
+                parts.append(f"last error: {worker.last_error}")
+        if status.message:
+            parts.append(status.message)
+        return "; ".join(parts)
+
+
+class Plugin:
+    """The current implementation behind the registered type: instances by id, one per filter."""
+
+    def __init__(self, obs: Libobs, callbacks: PanelCallbacks) -> None:
+        self.obs = obs
+        self.callbacks = callbacks
+        self.filters: dict[int, FaceSwapFilter] = {}
+
+    def create(self, instance: int, context: int, settings: int) -> None:
+        name = text(self.obs.obs_source_get_name(context)) or f"face-swap-{instance}"
+        self.filters[instance] = FaceSwapFilter(self.obs, context, read_settings(self.obs, settings), name)
+
+    def attach(self, instance: int, context: int) -> None:
+        """A filter made before a script reload: rebuild it from its stored settings."""
+        data = self.obs.obs_source_get_settings(context)
+        try:
+            self.create(instance, context, data)
+        finally:
+            self.obs.obs_data_release(data)
+
+    def destroy(self, instance: int) -> None:
+        live = self.filters.pop(instance, None)
+        if live is not None:
+            live.close()
+
+    def get_defaults(self, settings: int) -> None:
+        set_defaults(self.obs, settings)
+
+    def update(self, instance: int, settings: int) -> None:
+        live = self.filters.get(instance)
+        if live is not None:
+            live.update(read_settings(self.obs, settings))
+
+    def filter_video(self, instance: int, frame: int) -> int | None:
+        live = self.filters.get(instance)
+        return live.filter_video(frame) if live is not None else frame
+
+    def video_render(self, instance: int, context: int) -> None:
+        live = self.filters.get(instance)
+        if live is not None:
+            live.video_render()
+        else:
+            self.obs.obs_source_skip_video_filter(context)
+
+    def filter_remove(self, instance: int) -> None:
+        live = self.filters.get(instance)
+        if live is not None:
+            live.remove()
+
+    def get_properties(self, instance: int | None) -> int:
+        live = self.filters.get(instance) if instance else None
+        current = live.settings if live is not None else FilterSettings()
+        failing = live is not None and live.model.status.state == "error"
+        if live is not None:
+            self._show_status(live)
+        return build(self.obs, current, self.callbacks, instance or 0, failing)
+
+    def modified(self, props: int, settings: int) -> bool:
+        show_licence(self.obs, settings)
+        apply_visibility(self.obs, props, settings)
+        return True
+
+    def refresh(self, instance: int) -> bool:
+        live = self.filters.get(instance)
+        if live is not None:
+            self._show_status(live)
+        return True
+
+    def _show_status(self, live: FaceSwapFilter) -> None:
+        """Write the status line and the swapper's licence where the panel reads them."""
+        data = self.obs.obs_source_get_settings(live.context)
+        try:
+            self.obs.obs_data_set_string(data, STATUS_KEY.encode(), live.status_text().encode())
+            show_licence(self.obs, data)
+        finally:
+            self.obs.obs_data_release(data)
+
+    def shutdown(self) -> None:
+        """The script unloads: every instance stops its worker and hands back its frames."""
+        for live in list(self.filters.values()):
+            live.close()
+        self.filters.clear()

@@ -1,0 +1,211 @@
+"""The filter's properties panel, its defaults, and reading OBS's stored settings into FilterSettings.
+
+Keys are FilterSettings' field names. Two keys are only shown, never read: ``status`` (provider,
+processed fps, latency, last error) and ``licence`` (of the chosen swapper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.runtime import PROVIDER_ALIASES, available_providers
+from . import catalog
+from .libobs import (
+    OBS_COMBO_FORMAT_INT,
+    OBS_COMBO_FORMAT_STRING,
+    OBS_COMBO_TYPE_LIST,
+    OBS_EDITABLE_LIST_TYPE_FILES,
+    OBS_PATH_DIRECTORY,
+    OBS_PATH_FILE,
+    OBS_TEXT_DEFAULT,
+    OBS_TEXT_INFO,
+    OBS_TEXT_INFO_ERROR,
+    ClickedFn,
+    Libobs,
+    ModifiedFn,
+    text,
+)
+from .settings import LABEL_POSITIONS, PIXEL_BOOSTS, SELECTION_MODES, FilterSettings
+
+STATUS_KEY = "status"
+LICENCE_KEY = "licence"
+IMAGE_FILTER = b"Images (*.jpg *.jpeg *.png *.webp *.bmp);;All files (*.*)"
+FACE_MODEL_FILTER = b"Face models (*.safetensors *.npz)"
+_SELECTION_LABELS = {
+    "all": "All faces",
+    "largest": "Largest face",
+    "index": "Faces by position (index)",
+    "similar": "Faces similar to a reference",
+}
+_DEPENDENT = {
+    "selection": {"indices": ("index",), "threshold": ("similar",), "reference_image": ("similar",)},
+    "label_enabled": {"label_text": (True,), "label_position": (True,), "label_size": (True,)},
+}
+"""Which properties show only for some values of another."""
+
+
+@dataclass(frozen=True)
+class PanelCallbacks:
+    """Thunks that live as long as the process (libobs keeps the pointers)."""
+
+    modified: ModifiedFn
+    refresh: ClickedFn
+
+
+def _b(value: str) -> bytes:
+    return value.encode("utf-8")
+
+
+def set_defaults(obs: Libobs, data: int) -> None:
+    for key, value in FilterSettings.defaults().items():
+        if isinstance(value, bool):
+            obs.obs_data_set_default_bool(data, _b(key), value)
+        elif isinstance(value, int):
+            obs.obs_data_set_default_int(data, _b(key), value)
+        elif isinstance(value, float):
+            obs.obs_data_set_default_double(data, _b(key), value)
+        elif isinstance(value, str):
+            obs.obs_data_set_default_string(data, _b(key), _b(value))
+
+
+def read_values(obs: Libobs, data: int) -> dict[str, Any]:
+    """Every FilterSettings key from an ``obs_data_t`` (defaults where unset)."""
+    values: dict[str, Any] = {}
+    for key, default in FilterSettings.defaults().items():
+        name = _b(key)
+        if isinstance(default, bool):
+            values[key] = obs.obs_data_get_bool(data, name)
+        elif isinstance(default, int):
+            values[key] = obs.obs_data_get_int(data, name)
+        elif isinstance(default, float):
+            values[key] = obs.obs_data_get_double(data, name)
+        elif isinstance(default, tuple):
+            values[key] = _read_list(obs, data, name)
+        else:
+            values[key] = text(obs.obs_data_get_string(data, name))
+    return values
+
+
+def _read_list(obs: Libobs, data: int, name: bytes) -> list[str]:
+    """An editable list: an array of objects whose ``value`` is the text of each row."""
+    array = obs.obs_data_get_array(data, name)
+    if not array:
+        return []
+    try:
+        items = []
+        for i in range(obs.obs_data_array_count(array)):
+            item = obs.obs_data_array_item(array, i)
+            items.append(text(obs.obs_data_get_string(item, b"value")))
+            obs.obs_data_release(item)
+        return items
+    finally:
+        obs.obs_data_array_release(array)
+
+
+def read_settings(obs: Libobs, data: int) -> FilterSettings:
+    return FilterSettings.from_values(read_values(obs, data))
+
+
+def apply_visibility(obs: Libobs, props: int, data: int) -> None:
+    """Show the properties that matter for the stored selection mode and label switch."""
+    _set_visibility(obs, props, read_values(obs, data))
+
+
+def _set_visibility(obs: Libobs, props: int, values: dict[str, Any]) -> None:
+    for key, dependents in _DEPENDENT.items():
+        for name, shown_for in dependents.items():
+            prop = obs.obs_properties_get(props, _b(name))
+            if prop:
+                obs.obs_property_set_visible(prop, values[key] in shown_for)
+
+
+def show_licence(obs: Libobs, data: int) -> None:
+    swapper = text(obs.obs_data_get_string(data, b"swapper"))
+    obs.obs_data_set_string(data, _b(LICENCE_KEY), _b(catalog.licence_of(swapper)))
+
+
+def build(
+    obs: Libobs, current: FilterSettings, callbacks: PanelCallbacks, instance: int, failing: bool
+) -> int:
+    """A new ``obs_properties_t`` for one filter instance (OBS takes ownership); ``failing`` shows
+    the status line as an error."""
+    props = obs.obs_properties_create()
+
+    def info(key: str, label: str) -> None:
+        obs.obs_properties_add_text(props, _b(key), _b(label), OBS_TEXT_INFO)
+
+    def string_list(key: str, label: str, items: list[tuple[str, str]]) -> int:
+        prop = obs.obs_properties_add_list(
+            props, _b(key), _b(label), OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_STRING
+        )
+        for name, value in items:
+            obs.obs_property_list_add_string(prop, _b(name), _b(value))
+        return prop
+
+    def models(key: str, label: str, kind: str, value: str) -> int:
+        found = catalog.choices(kind, current.models_dir or None, value)
+        return string_list(key, label, [(c.label, c.value) for c in found])
+
+    info(STATUS_KEY, "Status")
+    if failing and obs.obs_property_text_set_info_type is not None:
+        obs.obs_property_text_set_info_type(
+            obs.obs_properties_get(props, _b(STATUS_KEY)), OBS_TEXT_INFO_ERROR
+        )
+    obs.obs_properties_add_button2(props, b"refresh", b"Refresh status", callbacks.refresh, instance)
+    obs.obs_properties_add_bool(props, b"enabled", b"Swap faces")
+    obs.obs_properties_add_editable_list(
+        props, b"source_images", b"Source face images", OBS_EDITABLE_LIST_TYPE_FILES, IMAGE_FILTER, None
+    )
+    obs.obs_properties_add_path(
+        props,
+        b"face_model",
+        b"Saved face model (used instead of the images)",
+        OBS_PATH_FILE,
+        FACE_MODEL_FILTER,
+        None,
+    )
+    swapper = models("swapper", "Swapper model", "swapper", current.swapper)
+    obs.obs_property_set_modified_callback2(swapper, callbacks.modified, instance)
+    info(LICENCE_KEY, "Model licence")
+    models("detector", "Face detector", "detector", current.detector)
+    models("recognizer", "Face recogniser (for source images)", "recognizer", current.recognizer)
+    obs.obs_properties_add_path(
+        props, b"models_dir", b"Models folder (optional)", OBS_PATH_DIRECTORY, None, None
+    )
+    providers = [("Automatic (fastest available)", "auto")]
+    available, offered = set(available_providers()), set()
+    for alias, full in PROVIDER_ALIASES.items():
+        if full in available and full not in offered:
+            providers.append((alias, alias))
+            offered.add(full)
+    string_list("provider", "Execution provider", providers)
+    obs.obs_properties_add_int_slider(props, b"threads", b"Inference threads (0 = automatic)", 0, 32, 1)
+    selection = string_list(
+        "selection", "Faces to swap", [(_SELECTION_LABELS[m], m) for m in SELECTION_MODES]
+    )
+    obs.obs_property_set_modified_callback2(selection, callbacks.modified, instance)
+    obs.obs_properties_add_text(
+        props, b"indices", b"Face indices (left to right, from 0; e.g. 0,2)", OBS_TEXT_DEFAULT
+    )
+    obs.obs_properties_add_float_slider(props, b"threshold", b"Similarity threshold", 0.0, 1.0, 0.01)
+    obs.obs_properties_add_path(
+        props, b"reference_image", b"Reference face image", OBS_PATH_FILE, IMAGE_FILTER, None
+    )
+    boost = obs.obs_properties_add_list(
+        props, b"pixel_boost", b"Pixel boost", OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_INT
+    )
+    for size in PIXEL_BOOSTS:
+        obs.obs_property_list_add_int(boost, _b(f"{size} px" if size else "Off (model's own size)"), size)
+    obs.obs_properties_add_float_slider(props, b"blend", b"Blend strength", 0.0, 1.0, 0.01)
+    obs.obs_properties_add_float_slider(props, b"det_thresh", b"Detection threshold", 0.05, 0.95, 0.05)
+    obs.obs_properties_add_int_slider(props, b"detection_interval", b"Detect faces every N frames", 1, 30, 1)
+    label = obs.obs_properties_add_bool(props, b"label_enabled", b"Show disclosure label on stream")
+    obs.obs_property_set_modified_callback2(label, callbacks.modified, instance)
+    obs.obs_properties_add_text(props, b"label_text", b"Label text", OBS_TEXT_DEFAULT)
+    string_list(
+        "label_position", "Label position", [(p.replace("-", " ").capitalize(), p) for p in LABEL_POSITIONS]
+    )
+    obs.obs_properties_add_int_slider(props, b"label_size", b"Label size (% of frame height)", 2, 20, 1)
+    _set_visibility(obs, props, {"selection": current.selection, "label_enabled": current.label_enabled})
+    return props

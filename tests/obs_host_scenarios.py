@@ -1,0 +1,196 @@
+"""Scenarios for test_obs_host.py, each run in a child process that hosts libobs under Xvfb.
+
+libobs can start only once per process and a crash in it must not take pytest down, so every
+scenario runs here: ``python obs_host_scenarios.py SCENARIO CONFIG_JSON OUT_DIR``. It writes
+``OUT_DIR/result.json`` and the screenshots (``.npy``, RGBA) the test then checks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from obs_frames import make_frame
+
+from inswapper_live.obs_plugin import registration
+from inswapper_live.obs_plugin.formats import PixelFormat
+from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
+
+FPS = 30
+Y800 = 9
+
+
+def push(host: ObsHost, source: int, frame, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        host.output_frame(source, frame)
+        time.sleep(1 / FPS)
+
+
+def push_until(host: ObsHost, source: int, frame, done, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        host.output_frame(source, frame)
+        time.sleep(1 / FPS)
+        if done():
+            return True
+    return False
+
+
+def face_changed(host: ObsHost, source: int, plain: np.ndarray) -> bool:
+    shot = host.screenshot(source)
+    return shot.shape == plain.shape and int(np.any(shot != plain, axis=2).sum()) > 500
+
+
+def filter_of(host: ObsHost, context: int):
+    return host.registry.impl.filters[host.instance_of(context)]
+
+
+def processed(host: ObsHost, context: int) -> int:
+    worker = filter_of(host, context)._worker
+    return worker.stats.processed if worker is not None else 0
+
+
+def scenario_async(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """Frames of each format through an async source: swapped, then restored when disabled."""
+    obs = host.obs
+    image = cv2.imread(cfg["image"])
+    blank = np.full_like(image, 90)
+    blank[:, : image.shape[1] // 2] = 160  # no face, some structure
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    result: dict = {"formats": {}}
+    for name in cfg["formats"]:
+        frame = _gray_frame(image) if name == "Y800" else make_frame(image, PixelFormat[name])
+        obs.obs_source_set_enabled(face_swap, False)
+        push(host, source, frame, 0.3)
+        plain = host.screenshot(source)
+        obs.obs_source_set_enabled(face_swap, True)
+        wait = 1.0 if name == "Y800" else 8.0  # Y800 passes through: it never changes
+        swapped = push_until(host, source, frame, lambda plain=plain: face_changed(host, source, plain), wait)
+        push(host, source, frame, 0.2)
+        shot = host.screenshot(source)
+        obs.obs_source_set_enabled(face_swap, False)
+        push(host, source, frame, 0.3)
+        restored = host.screenshot(source)
+        np.save(out / f"{name}_plain.npy", plain)
+        np.save(out / f"{name}_swapped.npy", shot)
+        np.save(out / f"{name}_restored.npy", restored)
+        result["formats"][name] = {"swapped": swapped}
+    # A frame without a face goes through the worker and comes out with every byte as it was.
+    frame = make_frame(blank, PixelFormat.I420)
+    push(host, source, frame, 0.3)
+    plain = host.screenshot(source)
+    obs.obs_source_set_enabled(face_swap, True)
+    before = processed(host, face_swap)
+    push_until(host, source, frame, lambda: processed(host, face_swap) >= before + 5, 8.0)
+    push(host, source, frame, 0.2)
+    np.save(out / "noface_plain.npy", plain)
+    np.save(out / "noface_filtered.npy", host.screenshot(source))
+    result["noface_processed"] = processed(host, face_swap) - before
+    result["status"] = filter_of(host, face_swap).status_text()
+    host.remove_filter(source, face_swap)
+    return result
+
+
+def _gray_frame(image: np.ndarray) -> SimpleNamespace:
+    """A Y800 (grayscale) frame: a format the filter does not handle and passes through."""
+    frame = make_frame(image, PixelFormat.I444)
+    return SimpleNamespace(**{**vars(frame), "format": Y800, "planes": frame.planes[:1]})
+
+
+def scenario_render(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """A synchronous source (an image source, as a capture source is): the GPU readback path."""
+    obs = host.obs
+    source = host.create_source("image_source", "picture", json.dumps({"file": cfg["image"]}))
+    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    obs.obs_source_set_enabled(face_swap, False)
+    host.wait_for(lambda: obs.obs_source_get_base_width(source) > 0, 5)
+    time.sleep(0.3)
+    plain = host.screenshot(source)
+    obs.obs_source_set_enabled(face_swap, True)
+    swapped = host.wait_for(lambda: face_changed(host, source, plain), 15.0, 0.05)
+    time.sleep(0.3)
+    shot = host.screenshot(source)
+    live = filter_of(host, face_swap)
+    latencies = list(live._worker.stats.latencies_frames)
+    obs.obs_source_set_enabled(face_swap, False)
+    time.sleep(0.2)
+    restored = host.screenshot(source)
+    np.save(out / "render_plain.npy", plain)
+    np.save(out / "render_swapped.npy", shot)
+    np.save(out / "render_restored.npy", restored)
+    status = live.status_text()
+    host.remove_filter(source, face_swap)
+    return {"swapped": swapped, "status": status, "latency_frames": latencies}
+
+
+def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """Script reload with a live filter, settings changed mid-stream, a bad setting, removal."""
+    obs = host.obs
+    image = cv2.imread(cfg["image"])
+    frame = make_frame(image, PixelFormat.NV12)
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    obs.obs_source_set_enabled(face_swap, False)
+    push(host, source, frame, 0.3)
+    plain = host.screenshot(source)
+    obs.obs_source_set_enabled(face_swap, True)
+    result: dict = {"first": push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)}
+
+    registration.unload()  # Tools > Scripts: remove or reload
+    result["unloaded_impl"] = host.registry.impl is None
+    push(host, source, frame, 0.4)
+    result["unloaded_passes_through"] = bool(np.array_equal(host.screenshot(source), plain))
+    host.registry = registration.register(obs)  # loaded again: the live filter comes back
+    result["reloaded"] = push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)
+
+    def update(**changes: object) -> None:
+        data = obs.obs_data_create_from_json(json.dumps({**cfg["settings"], **changes}).encode())
+        obs.obs_source_update(face_swap, data)
+        obs.obs_data_release(data)
+
+    update(blend=0.0)  # blend 0 leaves every face as it was: bytes identical to the source
+    result["blend0_identical"] = push_until(
+        host, source, frame, lambda: np.array_equal(host.screenshot(source), plain), 10.0
+    )
+    update(swapper="/nonexistent/swapper.onnx")
+    live = filter_of(host, face_swap)
+    host.wait_for(lambda: live.model.status.state == "error", 10.0)
+    push(host, source, frame, 0.3)
+    result["bad_status"] = live.status_text()
+    result["bad_passes_through"] = bool(np.array_equal(host.screenshot(source), plain))
+    update(blend=1.0)  # obs_source_update merges: blend stays 0 unless set again
+    result["recovered"] = push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)
+    worker = live._worker
+    host.remove_filter(source, face_swap)
+    result["held_after_remove"] = worker.held
+    result["worker_stopped"] = not worker._thread.is_alive()
+    # A filter still live when the program exits: unload, then sources destroyed, then shutdown.
+    obs.obs_source_release(host.add_filter(source, json.dumps(cfg["settings"])))  # the source keeps it
+    push(host, source, frame, 0.5)
+    return result
+
+
+SCENARIOS = {"async": scenario_async, "render": scenario_render, "lifecycle": scenario_lifecycle}
+
+
+def main() -> int:
+    scenario, config, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    host = ObsHost(HostSettings(modules=("image-source",))).start()
+    result = SCENARIOS[scenario](host, config, out)
+    host.shutdown()
+    result["leaks"] = host.obs.bnum_allocs()
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

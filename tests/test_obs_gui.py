@@ -1,0 +1,187 @@
+"""The real OBS Studio program under Xvfb, driven through obs-websocket, with the real script.
+
+One OBS session (then a restart) covers the user's path: the script loads from the scene
+collection, a media source plays a clip of a real face, the Face Swap filter is added with
+CreateSourceFilter, GetSourceScreenshot shows the face swapped and disabling restores it; with
+a deliberately slow model (>= 150 ms, one inference thread) OBS renders on time; SIGINT shuts
+down cleanly; after a restart the saved filter swaps again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from obs_env import gl_env, need_binary, need_obs_python_match, xvfb
+from obs_gui import ObsGui, clip_frames, closest_frame, obs_env
+from slow_model import make_slow_swapper
+
+from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.source import SourceFace
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "obs_plugin" / "face_swap_filter.py"
+CLIP = "clip_obama_zoom_3s.mp4"
+FILTER = "Face Swap"
+STATS_SECONDS = 5.0
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    need_binary("obs")
+    need_obs_python_match()
+    with xvfb() as value:
+        yield value
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory, swapper_128: Path, yunet: Path) -> dict:
+    folder = tmp_path_factory.mktemp("gui-models")
+    rng = np.random.default_rng(11)
+    face = SourceFace.average([rng.normal(size=512).astype(np.float32)]).save(folder / "face.npz")
+    slow, seconds = make_slow_swapper(folder / "slow_swapper.onnx")
+    return {"face": face, "fast": swapper_128, "slow": slow, "slow_seconds": seconds, "yunet": yunet}
+
+
+class Evidence:
+    """Whether a screenshot shows the clip's face swapped: compare with the clip frame it shows."""
+
+    def __init__(self, clip: Path, models: dict) -> None:
+        self.frames = clip_frames(clip)
+        engine = Engine(EngineSettings(swapper=str(models["fast"]), detector=str(models["yunet"])))
+        engine.set_source(SourceFace.load(models["face"]))
+        self.engine = engine
+
+    def errors(self, shot: np.ndarray) -> tuple[float, float]:
+        """Mean difference to the matching clip frame inside and outside the face."""
+        shot = cv2.resize(shot, (self.frames[0].shape[1], self.frames[0].shape[0]))
+        frame = self.frames[closest_frame(shot, self.frames)]
+        mask = self.engine.swap(frame).mask() > 0.5
+        assert mask.sum() > 1000, "the clip frame has no detected face"
+        diff = np.abs(shot.astype(np.float32) - frame.astype(np.float32)).mean(axis=2)
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(bool)
+        return float(diff[mask].mean()), float(diff[~ring].mean())
+
+    def swapped(self, shot: np.ndarray | None) -> bool:
+        if shot is None:
+            return False
+        inside, outside = self.errors(shot)
+        return inside > 12.0 and outside < 6.0
+
+    def original(self, shot: np.ndarray | None) -> bool:
+        if shot is None:
+            return False
+        inside, outside = self.errors(shot)
+        return inside < 6.0 and outside < 6.0
+
+
+def wait_until(check, timeout: float, step: float = 0.5) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(step)
+    return False
+
+
+def lag(gui: ObsGui, seconds: float) -> tuple[int, int]:
+    """(render-lagged + output-skipped frames, rendered frames) over ``seconds``."""
+    before = gui.stats()
+    time.sleep(seconds)
+    after = gui.stats()
+    late = sum(after[k] - before[k] for k in ("renderSkippedFrames", "outputSkippedFrames"))
+    return late, after["renderTotalFrames"] - before["renderTotalFrames"]
+
+
+def test_face_swap_in_real_obs(display, models, clips_dir, tmp_path) -> None:
+    assert models["slow_seconds"] >= 0.15
+    evidence = Evidence(clips_dir / CLIP, models)
+    gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
+    gui.write_config()
+    settings = {
+        "face_model": str(models["face"]),
+        "swapper": str(models["fast"]),
+        "detector": str(models["yunet"]),
+    }
+    try:
+        gui.start()
+        assert "Loaded python script: face_swap_filter.py" in gui.log()
+        gui.request(
+            "CreateInput",
+            {
+                "sceneName": "Scene",
+                "inputName": "clip",
+                "inputKind": "ffmpeg_source",
+                "inputSettings": {"local_file": str(clips_dir / CLIP), "looping": True},
+                "sceneItemEnabled": True,
+            },
+        )
+        assert wait_until(lambda: evidence.original(gui.screenshot("clip")), 15), "the clip does not play"
+        baseline = lag(gui, STATS_SECONDS)
+
+        gui.request(
+            "CreateSourceFilter",
+            {
+                "sourceName": "clip",
+                "filterName": FILTER,
+                "filterKind": "inswapper_live_face_swap",
+                "filterSettings": settings,
+            },
+        )
+        assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), (
+            f"no swapped face in the screenshot (errors {evidence.errors(gui.screenshot('clip'))})"
+        )
+        gui.request(
+            "SetSourceFilterEnabled", {"sourceName": "clip", "filterName": FILTER, "filterEnabled": False}
+        )
+        assert wait_until(lambda: evidence.original(gui.screenshot("clip")), 10), "disabling did not restore"
+        gui.request(
+            "SetSourceFilterEnabled", {"sourceName": "clip", "filterName": FILTER, "filterEnabled": True}
+        )
+
+        # A slow model on one inference thread: OBS keeps rendering on time, frames are dropped instead.
+        gui.request(
+            "SetSourceFilterSettings",
+            {
+                "sourceName": "clip",
+                "filterName": FILTER,
+                "filterSettings": {"swapper": str(models["slow"]), "threads": 1},
+            },
+        )
+        assert wait_until(lambda: "slow_swapper.onnx runs on" in gui.log(), 20), "the slow model never loaded"
+        assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), (
+            "the slow model does not swap"
+        )
+        late, rendered = lag(gui, STATS_SECONDS)
+        assert rendered >= STATS_SECONDS * 20, f"OBS rendered only {rendered} frames in {STATS_SECONDS} s"
+        assert late <= 0.01 * rendered, (
+            f"{late} of {rendered} frames lagged or skipped with the filter (without it: {baseline[0]} of {baseline[1]})"
+        )
+        code, log = gui.stop()
+        assert code == 0, log[-3000:]
+        assert "Unloaded python script: face_swap_filter.py" in log
+        assert re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
+        # The worker's own summary: it processed slower than the clip and dropped the rest.
+        summary = re.findall(
+            r"Face Swap filter '.*' stopped: ready; on CPU; ([\d.]+) fps processed.*?(\d+) dropped", log
+        )
+        assert summary, log[-3000:]
+        fps, dropped = float(summary[-1][0]), int(summary[-1][1])
+        assert fps < 1.0 / models["slow_seconds"] + 1 and dropped > 0, summary
+
+        # Restart: the saved scene brings the filter back, working.
+        gui.start()
+        assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 40), (
+            "the saved filter does not swap"
+        )
+        filters = gui.request("GetSourceFilterList", {"sourceName": "clip"})["filters"]
+        assert [f["filterKind"] for f in filters] == ["inswapper_live_face_swap"]
+        code, log = gui.stop()
+        assert code == 0 and re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
+    finally:
+        gui.kill()
