@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -92,6 +93,16 @@ class ScrfdDetector:
         )
         self.nms_iou = settings.nms if settings.nms is not None else 0.4
         self._centers: dict[tuple[int, int, int], np.ndarray] = {}
+        self._buffers = threading.local()
+
+    def _blob(self, in_h: int, in_w: int, new_h: int, new_w: int) -> np.ndarray:
+        """This thread's input buffer; the letterbox padding ((0 - 127.5) / 128) is kept from last time."""
+        cached = getattr(self._buffers, "blob", None)
+        if cached is None or cached[1] != (new_h, new_w):
+            blob = np.full((1, 3, in_h, in_w), -127.5 / 128.0, dtype=np.float32)
+            self._buffers.blob = (blob, (new_h, new_w))
+            return blob
+        return cached[0]
 
     def _anchor_centers(self, height: int, width: int, stride: int) -> np.ndarray:
         key = (height, width, stride)
@@ -114,8 +125,7 @@ class ScrfdDetector:
             new_h = int(new_w * (img_h / img_w))
         new_w, new_h = max(new_w, 1), max(new_h, 1)
         scale = new_h / img_h
-        # The letterbox's zero padding normalises to (0 - 127.5) / 128; only the image part is computed.
-        blob = np.full((1, 3, in_h, in_w), -127.5 / 128.0, dtype=np.float32)
+        blob = self._blob(in_h, in_w, new_h, new_w)
         b, g, r = cv2.split(cv2.resize(frame, (new_w, new_h)))
         region = blob[0, :, :new_h, :new_w]
         region[0], region[1], region[2] = r, g, b

@@ -8,6 +8,7 @@ fraction of the cost, and leaves every byte outside the box untouched.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -49,15 +50,22 @@ def crop_box(inverse: Matrix, size: int, height: int, width: int) -> tuple[int, 
     return y0, y1, x0, x1
 
 
+@functools.cache
+def _white(size: int) -> np.ndarray:
+    white = np.full((size, size), 255, dtype=np.float32)
+    white.flags.writeable = False
+    return white
+
+
 def blend_mask(white: np.ndarray) -> Mask:
     """The reference mask: >20 -> 255, erode by max(size//10, 10), blur by max(size//20, 5), as 0..1."""
-    inside = white > 20
-    _, _, w, h = cv2.boundingRect(inside.view(np.uint8))
+    _, binary = cv2.threshold(white, 20, 255, cv2.THRESH_BINARY)
+    _, _, w, h = cv2.boundingRect(binary.astype(np.uint8))
     if w == 0:
         return np.zeros(white.shape, dtype=np.float32)
     # Values <= 20 stay as they are, as in the reference: they matter where the crop's edge
     # runs along the frame's border, which erodes as if it were 255.
-    white[inside] = 255.0
+    white = cv2.max(white, binary)
     mask_size = int(np.sqrt((h - 1) * (w - 1)))
     k = max(mask_size // 10, 10)
     eroded = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
@@ -95,20 +103,19 @@ def paste_into(
     local[:, 2] -= (x0, y0)
     dsize = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
-    white = cv2.warpAffine(np.full((size, size), 255, dtype=np.float32), local, dsize, borderValue=0.0)
+    white = cv2.warpAffine(_white(size), local, dsize, borderValue=0.0)
     mask = blend_mask(white)
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))
     fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)
     if detail > 0.0 and original is not None:
-        # out = roi + m * (fake - roi + detail * (roi - unwarp(original))): the swap's change plus
-        # the frame's detail that the crop could not hold. Computed at the region's resolution.
+        # fake + detail * (roi - unwarp(original)): the swap plus the frame's detail that the crop
+        # could not hold, clipped to 0..255. The positive and negative parts are taken apart so
+        # saturating uint8 arithmetic clips exactly (one of the two is zero at every pixel).
         unwarped = cv2.warpAffine(original, local, dsize, borderValue=0.0)
-        change = cv2.subtract(fake, unwarped, dtype=cv2.CV_32F)
-        if detail != 1.0:
-            change += (1.0 - float(detail)) * cv2.subtract(unwarped, roi, dtype=cv2.CV_32F)
-        change *= mask[:, :, None]
-        roi[...] = cv2.convertScaleAbs(cv2.max(cv2.add(change, roi, dtype=cv2.CV_32F), 0.0))
-    else:
-        roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
+        d = float(detail)
+        gained = cv2.addWeighted(roi, d, unwarped, -d, 0.0)
+        lost = cv2.addWeighted(unwarped, d, roi, -d, 0.0)
+        fake = cv2.subtract(cv2.add(fake, gained), lost)
+    roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
     return PasteRegion(y0, y1, x0, x1, mask)

@@ -112,6 +112,9 @@ def create_session(path: Path | str, settings: RuntimeSettings | None = None) ->
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # Spinning worker threads would keep a core busy after each run, taking it from the
+    # pre- and post-processing that follows on the same frame.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if settings.threads > 0:
         options.intra_op_num_threads = settings.threads
         options.inter_op_num_threads = 1

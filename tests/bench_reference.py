@@ -30,20 +30,23 @@ from inswapper_live.core.paste import paste_into
 DATA = Path(os.environ.get("INSWAPPER_LIVE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def measure(fns: list, repeat: int, clocks: list[list[Timed]]) -> list[tuple[float, float]]:
+def measure(fns: list, repeat: int, clocks: list[list[Timed]], rounds: int = 3) -> list[tuple[float, float]]:
     """Median total ms and median ms inside the clocked sessions, for each function.
 
-    The functions run in turn within each repetition, so load from elsewhere hits them alike.
+    The functions take turns in blocks, so load from elsewhere hits them alike, while one's
+    thread pool winding down after its last run does not land in the other's timings.
     """
     totals: list[list[float]] = [[] for _ in fns]
     inside: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
+    for _ in range(rounds):
         for i, (fn, group) in enumerate(zip(fns, clocks, strict=True)):
-            before = sum(c.seconds for c in group)
-            start = time.perf_counter()
             fn()
-            totals[i].append(time.perf_counter() - start)
-            inside[i].append(sum(c.seconds for c in group) - before)
+            for _ in range(max(1, repeat // rounds)):
+                before = sum(c.seconds for c in group)
+                start = time.perf_counter()
+                fn()
+                totals[i].append(time.perf_counter() - start)
+                inside[i].append(sum(c.seconds for c in group) - before)
     return [
         (statistics.median(t) * 1000, statistics.median(n) * 1000)
         for t, n in zip(totals, inside, strict=True)
