@@ -113,7 +113,9 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times) * 1000
 
 
-def measure_case(engine: Engine, frame: np.ndarray, repeat: int, pipeline_frames: int) -> dict[str, float]:
+def measure_case(
+    engine: Engine, frame: np.ndarray, repeat: int, pipeline_frames: int, live: LiveSettings
+) -> dict[str, float]:
     """Stages, floor, overhead and throughput for one frame through one engine."""
     state = engine._state
     clocks = [Timed(state.detector.session), Timed(state.swapper.session)]
@@ -146,7 +148,7 @@ def measure_case(engine: Engine, frame: np.ndarray, repeat: int, pipeline_frames
     out["overhead"] = out["total"] - out["floor"]
     out["fps"] = 1000.0 / out["total"]
     out["floor_fps"] = 1000.0 / out["floor"]
-    pipeline = LivePipeline(LiveSession(engine))
+    pipeline = LivePipeline(LiveSession(engine, live))
     start = time.perf_counter()
     for i in range(pipeline_frames):
         pipeline.submit(frame, i / 30.0, tag=i)
@@ -240,6 +242,9 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--pipeline-frames", type=int, default=20)
     parser.add_argument("--pixel-boost", type=int, default=0)
+    parser.add_argument(
+        "--detect-every", type=int, default=1, help="live pipeline: detector on every Nth frame"
+    )
     parser.add_argument("--jitter", action="store_true", help="also measure jitter on the shared clips")
     parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
@@ -264,7 +269,9 @@ def run(argv: list[str] | None = None) -> int:
     print(
         f"swapper {Path(swapper).name}, detector {args.detector}; providers available: {', '.join(available_providers())}"
     )
+    live = LiveSettings(detect_every=args.detect_every)
     print("ms per frame (median); floor = time inside the detector's and swapper's session.run")
+    print(f"pipe = the two-thread LivePipeline, detector on every {args.detect_every} frame(s)")
     header = (
         f"{'provider':10} {'case':14} {'detect':>7} {'align':>6} {'swap':>7} {'paste':>6} {'total':>7} {'floor':>7} "
         f"{'overhead':>8} {'fps':>6} {'seq/floor':>9} {'pipe/floor':>10}"
@@ -290,7 +297,7 @@ def run(argv: list[str] | None = None) -> int:
         for size in args.sizes.split(","):
             for count in (int(n) for n in args.faces.split(",")):
                 frame = _fit(_frame_with_faces(count, data), SIZES[size])
-                r = measure_case(engine, frame, args.repeat, args.pipeline_frames)
+                r = measure_case(engine, frame, args.repeat, args.pipeline_frames, live)
                 case = f"{size} {int(r['faces'])} face{'s' if r['faces'] != 1 else ''}"
                 print(
                     f"{short:10} {case:14} {r['detect']:7.1f} {r['align']:6.2f} {r['swap']:7.1f} {r['paste']:6.2f} "
