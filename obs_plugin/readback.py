@@ -177,9 +177,8 @@ class Readback:
         self.staged, self.has_result, self.size = [False, False], False, (0, 0)
 
     def destroy(self) -> None:
-        """Free the GPU objects (any thread: enters the graphics context)."""
-        if not (self.texrender or self.result or any(self.surfaces)):
-            return
+        """Free the GPU objects (any thread). What exists is looked at inside the graphics
+        context: a ``video_render`` halfway through creating them holds it, and finishes first."""
         self.obs.obs_enter_graphics()
         try:
             self._free_objects()

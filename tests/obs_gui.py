@@ -1,15 +1,24 @@
 """The real OBS Studio program under Xvfb, in a temporary HOME, driven through obs-websocket.
 
 OBS starts with a profile (640x480 at 30 fps) and a scene collection whose scripts-tool entry
-loads ``obs_plugin/face_swap_filter.py``, exactly as Tools > Scripts saves it. ``stop`` sends
-SIGINT, as a user closing the window does, and returns OBS's log.
+loads ``obs_plugin/face_swap_filter.py``, exactly as Tools > Scripts saves it. ``stop`` closes
+the main window as a user does (an X11 WM_DELETE_WINDOW message) and returns OBS's log.
+
+Not SIGINT: up to OBS 29.0 (Debian 12 ships 29.0.2) the SIGINT handler calls
+``OBSBasic::close()`` inside the signal handler, so the whole shutdown runs on top of whatever
+the main thread was doing. Sent while the UI thread is busy (adding a source, repainting) it
+deadlocks on a lock that interrupted code holds (the xcb socket, a scene mutex, the displays
+mutex: the log stops at "==== Shutting down ====") or returns into widgets and scenes the
+shutdown freed (SIGSEGV after "All scene data cleared"): in 10 of 30 starts closed right after
+adding a colour source with an empty script and no filter. OBS 29.1 fixed it
+upstream (commit 5182368, "UI: Properly handle SIGINT on non-Windows platforms").
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
-import signal
 import socket
 import subprocess
 import time
@@ -126,12 +135,16 @@ class ObsGui:
         return self.request("GetStats")
 
     def stop(self, timeout: float = 60.0) -> tuple[int, str]:
-        """SIGINT, as closing the window: returns OBS's exit code and everything it logged."""
+        """Close the main window: returns OBS's exit code and everything it logged."""
         if self.client is not None:
             self.client.base_client.ws.close()
             self.client = None
         assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
+        if not close_main_window(self.env["DISPLAY"], self.process.pid):
+            self.kill()
+            raise RuntimeError(
+                f"OBS's main window was not found on {self.env['DISPLAY']}:\n{self.log()[-4000:]}"
+            )
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -147,6 +160,114 @@ class ObsGui:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class _ClientMessage(ctypes.Structure):
+    """XClientMessageEvent, padded to the size of the XEvent union (24 longs)."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("serial", ctypes.c_ulong),
+        ("send_event", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("window", ctypes.c_ulong),
+        ("message_type", ctypes.c_ulong),
+        ("format", ctypes.c_int),
+        ("data", ctypes.c_long * 5),
+        ("pad", ctypes.c_long * 12),
+    ]
+
+
+_CLIENT_MESSAGE = 33
+_XA_CARDINAL = 6
+
+
+def _xlib() -> ctypes.CDLL:
+    x11 = ctypes.CDLL("libX11.so.6")
+    ulong, p = ctypes.c_ulong, ctypes.c_void_p
+    for name, restype, argtypes in (
+        ("XOpenDisplay", p, [ctypes.c_char_p]),
+        ("XCloseDisplay", ctypes.c_int, [p]),
+        ("XDefaultRootWindow", ulong, [p]),
+        ("XInternAtom", ulong, [p, ctypes.c_char_p, ctypes.c_int]),
+        ("XQueryTree", ctypes.c_int, [p, ulong, p, p, p, p]),
+        ("XGetWindowProperty", ctypes.c_int, [p, ulong, ulong, ctypes.c_long, ctypes.c_long, ctypes.c_int, ulong, p, p, p, p, p]),
+        ("XFetchName", ctypes.c_int, [p, ulong, p]),
+        ("XFree", ctypes.c_int, [p]),
+        ("XSendEvent", ctypes.c_int, [p, ulong, ctypes.c_int, ctypes.c_long, p]),
+        ("XFlush", ctypes.c_int, [p]),
+    ):  # fmt: skip
+        fn = getattr(x11, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    return x11
+
+
+def close_main_window(display: str, pid: int) -> bool:
+    """Send WM_DELETE_WINDOW to the main window of OBS process ``pid``, as its close button does
+    (OBS then shuts down from its event loop); False when no such window exists."""
+    x11 = _xlib()
+    dpy = x11.XOpenDisplay(display.encode())
+    if not dpy:
+        raise RuntimeError(f"cannot open X display {display}")
+    try:
+        window = _main_window(x11, dpy, pid)
+        if window is None:
+            return False
+        event = _ClientMessage(type=_CLIENT_MESSAGE, send_event=1, display=dpy, window=window, format=32)
+        event.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        event.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+        x11.XSendEvent(dpy, window, 0, 0, ctypes.byref(event))
+        x11.XFlush(dpy)
+        return True
+    finally:
+        x11.XCloseDisplay(dpy)
+
+
+def _main_window(x11: ctypes.CDLL, dpy: int, pid: int) -> int | None:
+    """The top-level window of ``pid`` titled with the profile (OBS's main window)."""
+    root, parent, count = ctypes.c_ulong(), ctypes.c_ulong(), ctypes.c_uint()
+    children = ctypes.POINTER(ctypes.c_ulong)()
+    tree = (ctypes.byref(root), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(count))
+    if not x11.XQueryTree(dpy, x11.XDefaultRootWindow(dpy), *tree):
+        return None
+    pid_atom = x11.XInternAtom(dpy, b"_NET_WM_PID", 0)
+    try:
+        for i in range(count.value):
+            window = children[i]
+            if _window_pid(x11, dpy, window, pid_atom) == pid and PROFILE in _window_name(x11, dpy, window):
+                return window
+    finally:
+        if children:
+            x11.XFree(children)
+    return None
+
+
+def _window_pid(x11: ctypes.CDLL, dpy: int, window: int, atom: int) -> int | None:
+    kind, fmt, items, after = ctypes.c_ulong(), ctypes.c_int(), ctypes.c_ulong(), ctypes.c_ulong()
+    data = ctypes.POINTER(ctypes.c_ulong)()
+    found = (
+        ctypes.byref(kind),
+        ctypes.byref(fmt),
+        ctypes.byref(items),
+        ctypes.byref(after),
+        ctypes.byref(data),
+    )
+    status = x11.XGetWindowProperty(dpy, window, atom, 0, 1, 0, _XA_CARDINAL, *found)
+    try:
+        return int(data[0]) if status == 0 and data and items.value == 1 else None
+    finally:
+        if data:
+            x11.XFree(data)
+
+
+def _window_name(x11: ctypes.CDLL, dpy: int, window: int) -> str:
+    name = ctypes.c_void_p()
+    if not x11.XFetchName(dpy, window, ctypes.byref(name)) or not name.value:
+        return ""
+    try:
+        return ctypes.string_at(name.value).decode("latin-1")
+    finally:
+        x11.XFree(name)
 
 
 def clip_frames(path: Path) -> list[np.ndarray]:

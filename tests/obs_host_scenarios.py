@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from obs_frames import make_frame
 from inswapper_live.obs_plugin import registration
 from inswapper_live.obs_plugin.formats import PixelFormat
 from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
+from inswapper_live.obs_plugin.readback import Readback
 
 FPS = 30
 Y800 = 9
@@ -129,7 +131,50 @@ def scenario_render(host: ObsHost, cfg: dict, out: Path) -> dict:
     np.save(out / "render_restored.npy", restored)
     status = live.status_text()
     host.remove_filter(source, face_swap)
-    return {"swapped": swapped, "status": status, "latency_frames": latencies}
+    return {"swapped": swapped, "status": status, "latency_frames": latencies, **destroy_while_creating(obs)}
+
+
+class _PausedTexrender:
+    """The libobs bindings, with ``gs_texrender_create`` held (``started`` set) until ``go`` is set."""
+
+    def __init__(self, obs) -> None:
+        self._obs = obs
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self._obs, name)
+
+    def gs_texrender_create(self, *args):
+        self.started.set()
+        self.go.wait(10)
+        return self._obs.gs_texrender_create(*args)
+
+
+def destroy_while_creating(obs) -> dict:
+    """The script unloads while a render is creating a filter's GPU objects: ``destroy`` must wait
+    for the graphics context and free them, not find none yet and leave them behind."""
+    paused = _PausedTexrender(obs)
+    readback = Readback(paused)
+
+    def render() -> None:
+        obs.obs_enter_graphics()
+        try:
+            readback._ensure(64, 48)
+        finally:
+            obs.obs_leave_graphics()
+
+    renderer = threading.Thread(target=render)
+    renderer.start()
+    paused.started.wait(10)
+    destroyer = threading.Thread(target=readback.destroy)
+    destroyer.start()
+    destroyer.join(0.3)
+    waited = destroyer.is_alive()
+    paused.go.set()
+    renderer.join(10)
+    destroyer.join(10)
+    left = [readback.texrender, *readback.surfaces, readback.result]
+    return {"destroy_waited": waited, "objects_left": sum(bool(o) for o in left)}
 
 
 def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:

@@ -3,8 +3,10 @@
 One OBS session (then a restart) covers the user's path: the script loads from the scene
 collection, a media source plays a clip of a real face, the Face Swap filter is added with
 CreateSourceFilter, GetSourceScreenshot shows the face swapped and disabling restores it; with
-a deliberately slow model (>= 150 ms, one inference thread) OBS renders on time; SIGINT shuts
-down cleanly; after a restart the saved filter swaps again.
+a deliberately slow model (>= 150 ms, one inference thread) OBS renders on time; closing the
+window shuts down cleanly; after a restart the saved filter swaps again. Then OBS is started
+and closed again and again with working filters on a colour source (synchronous: the filter's
+``video_render`` GPU readback) and on a media source (asynchronous: ``filter_video``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -185,3 +188,70 @@ def test_face_swap_in_real_obs(display, models, clips_dir, tmp_path) -> None:
         assert code == 0 and re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
     finally:
         gui.kill()
+
+
+SHUTDOWN_STARTS = 8
+
+
+def filters_running(gui: ObsGui) -> bool:
+    """Both filters loaded their models and the colour source shows read-back frames (the filter
+    draws nothing until its first frame came back from the worker)."""
+    if gui.log().count("Face swap ready") < 2:
+        return False
+    shot = gui.screenshot("colour")
+    return shot is not None and shot.mean() > 100
+
+
+def test_obs_closes_cleanly_with_filters_on_sync_and_async_sources(
+    display, models, clips_dir, tmp_path
+) -> None:
+    """Every start adds a colour source and a media source, each with a working Face Swap filter,
+    and closes OBS either at once (models loading, first frames held) or once both filters run
+    (read-back surfaces staged, frames in the workers): OBS exits with 0, unloads the script and
+    reports no leaks each time."""
+    settings = {
+        "face_model": str(models["face"]),
+        "swapper": str(models["fast"]),
+        "detector": str(models["yunet"]),
+    }
+    sources = {
+        "colour": ("color_source_v3", {}),
+        "clip": ("ffmpeg_source", {"local_file": str(clips_dir / CLIP), "looping": True}),
+    }
+    for start in range(SHUTDOWN_STARTS):
+        running = start % 2 == 1
+        gui = ObsGui(need_binary("obs"), tmp_path / f"start-{start}", obs_env(gl_env(display)), SCRIPT)
+        gui.write_config()
+        try:
+            gui.start()
+            for name, (kind, input_settings) in sources.items():
+                gui.request(
+                    "CreateInput",
+                    {
+                        "sceneName": "Scene",
+                        "inputName": name,
+                        "inputKind": kind,
+                        "inputSettings": input_settings,
+                        "sceneItemEnabled": True,
+                    },
+                )
+                gui.request(
+                    "CreateSourceFilter",
+                    {
+                        "sourceName": name,
+                        "filterName": f"Swap {name}",
+                        "filterKind": "inswapper_live_face_swap",
+                        "filterSettings": settings,
+                    },
+                )
+            if running:
+                assert wait_until(partial(filters_running, gui), 20), gui.log()[-3000:]
+            code, log = gui.stop()
+        finally:
+            gui.kill()
+        assert code == 0, f"start {start}: exit code {code}\n{log[-3000:]}"
+        assert "Unloaded python script: face_swap_filter.py" in log, log[-3000:]
+        assert re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
+        if running:
+            for name in sources:
+                assert f"Face Swap filter 'Swap {name}' stopped: ready" in log, log[-3000:]

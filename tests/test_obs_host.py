@@ -109,6 +109,7 @@ def test_capture_source_is_swapped_through_delayed_gpu_readback(display, setting
     shots = [np.load(tmp_path / f"render_{kind}.npy") for kind in ("plain", "swapped", "restored")]
     check_swap(*shots, face_region(photo, settings))
     assert result["latency_frames"] and max(result["latency_frames"]) <= 2
+    assert result["destroy_waited"] and result["objects_left"] == 0, result
     assert result["leaks"] == 0
 
 
