@@ -8,7 +8,6 @@ next frame is analysed while the current one is swapped, and returns frames in o
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -18,8 +17,6 @@ from .engine import Engine, SwapResult
 from .recognize import cosine
 from .track import Track, Tracker, TrackerSettings
 from .types import Face, Frame
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

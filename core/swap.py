@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import cv2
@@ -14,8 +13,6 @@ from .errors import ModelLoadError
 from .modelinfo import ModelKind, expect_kind
 from .runtime import RuntimeSettings, create_session
 from .types import Embedding, Frame
-
-log = logging.getLogger(__name__)
 
 _CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
