@@ -22,6 +22,7 @@ from .errors import NoFaceError, SettingsError
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
+from .restore import Restorer, RestoreSettings, load_restorer, restore_faces, restore_swaps
 from .runtime import RuntimeSettings
 from .select import FaceSelection, order_faces
 from .source import SourceFace
@@ -52,6 +53,8 @@ class EngineSettings:
     """1 is a full swap, 0 leaves the face as it was."""
     detail: float = 1.0
     """Share of the target's fine detail (finer than the swapper's crop) kept; 0 is the reference recipe."""
+    restore: RestoreSettings = field(default_factory=RestoreSettings)
+    """Optional face restoration of each swapped crop before paste-back (off by default)."""
 
     def validate(self) -> EngineSettings:
         if not 0.0 <= self.blend <= 1.0:
@@ -66,6 +69,7 @@ class EngineSettings:
             raise SettingsError(f"pixel_boost is {self.pixel_boost}; use 0 (off), 256, 384 or 512.")
         if self.max_faces < 0 or self.threads < 0:
             raise SettingsError("max_faces and threads must be 0 or more.")
+        self.restore.validate()
         return self
 
     @property
@@ -103,6 +107,7 @@ class _State:
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
+    restorer: Restorer | None = None
 
 
 class Engine:
@@ -130,7 +135,10 @@ class Engine:
             swapper = Swapper(swap_path, runtime)
         source = old.source if old else None
         latent = swapper.latent(source.embedding) if source is not None else None
-        return _State(settings, detector, det_path, swapper, source, latent, old.reference if old else None)
+        restorer = _restorer(old, settings)
+        return _State(
+            settings, detector, det_path, swapper, source, latent, old.reference if old else None, restorer
+        )
 
     @property
     def settings(self) -> EngineSettings:
@@ -275,6 +283,8 @@ class Engine:
             size = state.swapper.size
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
+        if state.restorer is not None:
+            swapped, warped = restore_swaps(state.restorer, state.settings.restore, frame, swapped, warped)
         regions = []
         blend, detail = state.settings.blend, state.settings.detail
         for result, (crop, matrix) in zip(swapped, warped, strict=True):
@@ -282,3 +292,36 @@ class Engine:
             if region is not None:
                 regions.append(region)
         return SwapResult(out, list(faces), targets, regions)
+
+    def restore(self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False) -> SwapResult:
+        """Restore the selected faces of ``frame`` with the restore setting's model, without a swap."""
+        state = self._state
+        if state.restorer is None:
+            raise SettingsError(
+                "No face restoration model is set: choose one for the restore setting "
+                "(gfpgan_1.4, codeformer or gpen_bfr_512)."
+            )
+        if faces is None:
+            faces = state.detector.detect(frame)
+        out = frame if in_place else frame.copy()
+        selection = state.settings.faces
+        embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
+        targets = selection.apply(faces, state.reference, embed)
+        regions = restore_faces(state.restorer, state.settings.restore, out, [f.kps for f in targets])
+        return SwapResult(out, list(faces), targets, regions)
+
+
+def _restorer(old: _State | None, settings: EngineSettings) -> Restorer | None:
+    """The restore setting's model: None when off, the loaded one while its name, folder and runtime hold."""
+    wanted = settings.restore.model
+    if not wanted:
+        return None
+    if (
+        old is not None
+        and old.restorer is not None
+        and old.settings.restore.model == wanted
+        and old.settings.models_dir == settings.models_dir
+        and old.settings.runtime == settings.runtime
+    ):
+        return old.restorer
+    return load_restorer(wanted, settings.models_dir, settings.runtime)

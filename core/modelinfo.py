@@ -16,6 +16,7 @@ class ModelKind(enum.Enum):
     SCRFD = "face detector (SCRFD)"
     YUNET = "face detector (YuNet)"
     RECOGNIZER = "face recogniser (ArcFace)"
+    RESTORER = "face restorer (GFPGAN, CodeFormer, GPEN-BFR)"
 
 
 DETECTORS = frozenset({ModelKind.SCRFD, ModelKind.YUNET})
@@ -68,6 +69,12 @@ def classify(sig: Signature) -> ModelKind | None:
         vectors = [t for t in ins if t.rank == 2]
         if len(images) == 1 and len(vectors) == 1 and outs[0].rank == 4:
             return ModelKind.SWAPPER
+        frames = [t for t in ins if t.rank == 4]
+        scalars = [t for t in ins if t.rank <= 1]
+        if len(frames) == 1 and len(scalars) == 1 and _is_restored(frames[0], outs[0]):
+            return ModelKind.RESTORER
+    if len(ins) == 1 and len(outs) == 1 and _is_restored(ins[0], outs[0]):
+        return ModelKind.RESTORER
     if len(ins) != 1 or not _is_image(ins[0]):
         return None
     names = {t.name for t in outs}
@@ -79,6 +86,21 @@ def classify(sig: Signature) -> ModelKind | None:
     if len(outs) == 1 and size and size == ins[0].dim(3) and size % 112 == 0 and outs[0].shape[-1] == 512:
         return ModelKind.RECOGNIZER
     return None
+
+
+def _is_restored(image: Tensor, out: Tensor) -> bool:
+    """A 3-channel square image out with the input's fixed size and layout (NCHW or NHWC): a
+    restorer. CodeFormer adds a scalar ``weight`` input."""
+    if image.rank != 4 or out.rank != 4:
+        return False
+    axes = (2, 3, 1) if image.dim(1) == 3 else (1, 2, 3)
+    size = image.dim(axes[0])
+    return (
+        bool(size)
+        and image.dim(axes[1]) == size
+        and image.dim(axes[2]) == 3
+        and all(out.dim(a) == image.dim(a) for a in axes)
+    )
 
 
 def expect_kind(

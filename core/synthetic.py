@@ -251,3 +251,78 @@ def make_standin(path: Path | str, name: str, *, seed: int = 0) -> tuple[Path, f
         inits,
     )
     return _save(graph, path), plan.flops / 1e9, plan.params
+
+
+# ---------------------------------------------------------------------------------------------
+# Face restorers: GFPGAN 1.4, GPEN-BFR and CodeFormer exports take ``input`` [N,3,S,S], RGB
+# scaled to -1..1, and give the restored face the same way; CodeFormer adds ``weight`` (a double
+# [1], its fidelity w).
+
+RESTORER_FAMILIES = ("gfpgan", "gpen", "codeformer")
+
+
+def make_restorer(
+    path: Path | str,
+    family: str = "gfpgan",
+    size: int = 512,
+    *,
+    identity: bool = False,
+    batch: bool = False,
+    channels_last: bool = False,
+) -> Path:
+    """A restorer-contract model: an unsharp mask (x + a * (x - blur x), clipped to -1..1) stands in
+    for restoration; for CodeFormer a = 1 - weight, so fidelity 1 returns the input. ``identity``
+    returns its input exactly; ``channels_last`` takes and gives N x S x S x 3."""
+    if family not in RESTORER_FAMILIES:
+        raise ValueError(f"family must be one of {RESTORER_FAMILIES}")
+    n = "N" if batch else 1
+    shape = [n, size, size, 3] if channels_last else [n, 3, size, size]
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)]
+    if family == "codeformer":
+        inputs.append(helper.make_tensor_value_info("weight", TensorProto.DOUBLE, [1]))
+    output = helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)
+    nodes: list[onnx.NodeProto] = []
+    inits: list[TensorProto] = []
+    x = "input"
+    if channels_last:
+        nodes.append(helper.make_node("Transpose", [x], ["nchw"], perm=[0, 3, 1, 2], name="to_nchw"))
+        x = "nchw"
+    if identity:
+        nodes.append(helper.make_node("Identity", [x], ["restored"], name="same"))
+        if family == "codeformer":  # the weight is read but changes nothing
+            inits.append(_init("zero", 0.0, np.float32))
+            nodes += [
+                helper.make_node("Cast", ["weight"], ["w32"], to=TensorProto.FLOAT, name="w32"),
+                helper.make_node("Mul", ["w32", "zero"], ["w0"], name="w0"),
+                helper.make_node("Add", ["restored", "w0"], ["restored_w"], name="plus_w0"),
+            ]
+    else:
+        inits += [
+            _init("box", np.full((3, 1, 5, 5), 1.0 / 25.0), np.float32),
+            _init("lo", -1.0, np.float32),
+            _init("hi", 1.0, np.float32),
+        ]
+        nodes += [
+            helper.make_node("Conv", [x, "box"], ["blur"], group=3, pads=[2, 2, 2, 2], name="blur"),
+            helper.make_node("Sub", [x, "blur"], ["high"], name="high"),
+        ]
+        if family == "codeformer":
+            inits.append(_init("one", 1.0, np.float32))
+            nodes += [
+                helper.make_node("Cast", ["weight"], ["w32"], to=TensorProto.FLOAT, name="w32"),
+                helper.make_node("Sub", ["one", "w32"], ["amount"], name="amount"),
+            ]
+        else:
+            inits.append(_init("amount", 1.0 if family == "gfpgan" else 0.7, np.float32))
+        nodes += [
+            helper.make_node("Mul", ["high", "amount"], ["boost"], name="boost"),
+            helper.make_node("Add", [x, "boost"], ["sharp"], name="sharpen"),
+            helper.make_node("Clip", ["sharp", "lo", "hi"], ["restored"], name="clip"),
+        ]
+    last = "restored_w" if identity and family == "codeformer" else "restored"
+    if channels_last:
+        nodes.append(helper.make_node("Transpose", [last], ["output"], perm=[0, 2, 3, 1], name="to_nhwc"))
+    else:
+        nodes.append(helper.make_node("Identity", [last], ["output"], name="out"))
+    graph = helper.make_graph(nodes, f"synthetic_{family}", inputs, [output], inits)
+    return _save(graph, path)
