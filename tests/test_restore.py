@@ -246,3 +246,25 @@ def test_bad_files_and_settings_name_the_file_and_the_setting(
     for bad in (RestoreSettings("gfpgan_1.4", blend=1.5), RestoreSettings("codeformer", fidelity=-0.1)):
         with pytest.raises(SettingsError, match=r"restore blend|fidelity"):
             Engine(base).update(restore=bad)
+
+
+def test_restorers_are_in_the_manifest_and_fetched_on_demand_only(tmp_path) -> None:
+    from inswapper_live.core.install_models import ModelSources, install_models, missing_report
+    from inswapper_live.core.manifest import load_manifest
+
+    manifest = load_manifest()
+    names = ("gfpgan_1.4", "codeformer", "gpen_bfr_512")
+    for name in names:
+        entry = manifest.find(name)
+        assert entry is not None and entry.kind == "restorer" and not entry.default
+        assert (
+            entry.licence and entry.versions and all(len(v.sha256) == 64 and v.size for v in entry.versions)
+        )
+        assert all(v.urls for v in entry.versions)
+    assert "non-commercial" in manifest.find("codeformer").licence
+    outcomes = install_models(manifest, list(names), ModelSources(tmp_path, offline=True))
+    assert [o.how for o in outcomes] == ["missing"] * 3
+    report = "\n".join(missing_report(outcomes, tmp_path))
+    assert (
+        "gfpgan_1.4.onnx" in report and "accc4757b26bdb89" in report and "huggingface.co/facefusion" in report
+    )
