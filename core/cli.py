@@ -14,6 +14,7 @@ from .errors import InswapperLiveError, NoFaceError, SettingsError
 from .imageio import check_writable, read_image, write_image
 from .manifest import load_manifest
 from .resolve import resolve, search_dirs
+from .restore import RESTORERS, RestoreSettings
 from .runtime import available_providers
 from .select import FaceSelection
 from .source import SourceFace
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         default=EngineSettings.detail,
         help="share of the target's fine detail kept, finer than the swapper's crop (0: reference recipe)",
     )
+    _add_restore_options(swap)
     _add_engine_options(swap)
 
     face = sub.add_parser("face", help="build a face model from source images")
@@ -80,6 +82,33 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("names", nargs="*", help="models to verify (default: all found)")
     models.add_argument("--models-dir", help="folder searched first for models")
     return parser
+
+
+def _add_restore_options(p: argparse.ArgumentParser) -> None:
+    d = RestoreSettings()
+    p.add_argument(
+        "--restore",
+        default="",
+        metavar="|".join(RESTORERS) + "|PATH",
+        help="restore each swapped face with this model before pasting it back (off by default; "
+        "install it with `python install.py --model NAME`)",
+    )
+    p.add_argument(
+        "--restore-blend",
+        type=float,
+        default=d.blend,
+        help="how much of the restored face is used, 0..1 (default %(default)s; 0 is no restoration)",
+    )
+    p.add_argument(
+        "--codeformer-fidelity",
+        type=float,
+        default=d.fidelity,
+        help="CodeFormer's weight w, 0..1: lower restores more, higher stays closer (default %(default)s)",
+    )
+
+
+def _restore_settings(args: argparse.Namespace) -> RestoreSettings:
+    return RestoreSettings(args.restore, args.restore_blend, args.codeformer_fidelity)
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> EngineSettings:
@@ -137,7 +166,14 @@ def cmd_swap(args: argparse.Namespace) -> int:
     if not args.target.is_file():
         raise InswapperLiveError(f"Target {args.target} does not exist.")
     engine = Engine(
-        _settings(args, faces=selection, pixel_boost=args.pixel_boost, blend=args.blend, detail=args.detail)
+        _settings(
+            args,
+            faces=selection,
+            pixel_boost=args.pixel_boost,
+            blend=args.blend,
+            detail=args.detail,
+            restore=_restore_settings(args),
+        )
     )
     source = SourceFace.load(args.face_model) if args.face_model else _source(engine, args.source)
     engine.set_source(source)

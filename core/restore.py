@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .align import template, umeyama
-from .errors import InswapperLiveError, ModelLoadError, SettingsError
+from .errors import InswapperLiveError, ModelLoadError, ModelNotFoundError, SettingsError
 from .modelinfo import ModelKind, expect_kind
 from .paste import PasteRegion, paste_into
 from .resolve import resolve
@@ -155,6 +155,12 @@ def load_restorer(name: str, models_dir: str | None, runtime: RuntimeSettings) -
     """The restorer for the restore setting; errors say it is that setting's file."""
     try:
         return Restorer(resolve(name, models_dir).path, runtime)
+    except ModelNotFoundError as error:
+        raise ModelNotFoundError(
+            f"Face restoration (the restore setting, {name!r}): {error} Restorers are not installed by "
+            f"default: run `python install.py --model {name}` (one of {', '.join(RESTORERS)}), or give "
+            "the path of a restorer .onnx file."
+        ) from error
     except InswapperLiveError as error:
         raise type(error)(f"Face restoration (the restore setting, {name!r}): {error}") from error
 

@@ -268,3 +268,27 @@ def test_restorers_are_in_the_manifest_and_fetched_on_demand_only(tmp_path) -> N
     assert (
         "gfpgan_1.4.onnx" in report and "accc4757b26bdb89" in report and "huggingface.co/facefusion" in report
     )
+
+
+def test_cli_restore_flags(tmp_path, restorers, faces_dir, data_dir, swapper_128, recognizer, caplog) -> None:
+    from inswapper_live.core.cli import main
+
+    common = [
+        "swap", "--source", str(faces_dir / "grace_hopper.jpg"), "--target", str(faces_dir / "obama_biden_2faces.jpg"),
+        "--swapper", str(swapper_128), "--recognizer", str(recognizer), "--detector", "det_2.5g",
+        "--models-dir", str(data_dir / "models"),
+    ]  # fmt: skip
+    plain, restored = tmp_path / "plain.png", tmp_path / "restored.png"
+    assert main([*common, "--output", str(plain)]) == 0
+    flags = ["--restore", str(restorers["codeformer"]), "--restore-blend", "1", "--codeformer-fidelity", "0"]
+    assert main([*common, "--output", str(restored), *flags]) == 0
+    a, b = read(plain), read(restored)
+    changed = np.any(a != b, axis=2)
+    assert 0.005 < changed.mean() < 0.3  # the two faces only
+    caplog.clear()
+    assert main([*common, "--output", str(tmp_path / "x.png"), "--restore", "gfpgan_1.4"]) == 1
+    assert "restore setting" in caplog.text and "install.py --model gfpgan_1.4" in caplog.text
+    assert not (tmp_path / "x.png").exists()
+    caplog.clear()
+    assert main([*common, "--output", str(tmp_path / "y.png"), *flags[:2], "--restore-blend", "2"]) == 1
+    assert "restore blend is 2.0" in caplog.text
