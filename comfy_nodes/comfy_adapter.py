@@ -14,7 +14,7 @@ from ..core.manifest import MANIFEST_PATH
 
 MODEL_FOLDER = "inswapper_live"
 """Our ComfyUI folder name: ``models/inswapper_live`` plus the folders other face-swap packs fill."""
-SHARED_FOLDERS = ("insightface", "reswapper", "hyperswap")
+SHARED_FOLDERS = ("insightface", "reswapper", "hyperswap", "facerestore_models")
 """Where users of ReActor and friends already keep inswapper, buffalo_l and friends."""
 FACES_FOLDER = "inswapper_live_faces"
 """Saved face models: ours first (where SaveFaceModel writes), then ReActor's."""

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from ..core.engine import Engine
 from ..core.errors import InputError, OutputError, SettingsError
 from ..core.recognize import cosine
+from ..core.restore import RestoreSettings
 from ..core.select import ORDERS, FaceSelection
 from ..core.source import SourceFace
 from . import comfy_adapter, tensors
-from .loading import file_state, load_engine, model_choices, provider_choices
+from .loading import file_state, load_engine, locate, model_choices, provider_choices
 
 if TYPE_CHECKING:
     import torch
@@ -27,6 +28,7 @@ MODEL_TYPE = "INSWAPPER_LIVE_MODEL"
 FACE_TYPE = "INSWAPPER_LIVE_FACE"
 PIXEL_BOOSTS = ("native", "256", "384", "512")
 FACE_SUFFIX = ".safetensors"
+NO_RESTORE = "none"
 
 InputTypes = dict[str, dict[str, tuple[Any, ...]]]
 
@@ -256,6 +258,7 @@ class SwapFace:
                     "MASK",
                     {"tooltip": "Keep the swap inside this mask (one for all frames or one each)."},
                 ),
+                **_restore_inputs(optional=True),
             },
         }
 
@@ -271,6 +274,9 @@ class SwapFace:
         reference_face: SourceFace | None = None,
         similarity_threshold: float = 0.6,
         mask: torch.Tensor | None = None,
+        restore_model: str = NO_RESTORE,
+        restore_blend: float = RestoreSettings.blend,
+        codeformer_fidelity: float = RestoreSettings.fidelity,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
@@ -279,6 +285,7 @@ class SwapFace:
             faces=_selection(target_faces, face_order, reference_face, similarity_threshold),
             pixel_boost=0 if pixel_boost == "native" else int(pixel_boost),
             blend=float(blend),
+            restore=_restore_settings(restore_model, restore_blend, codeformer_fidelity),
         )
         swap_model.set_source(source_face)
         swap_model.set_reference(reference_face.embedding if reference_face is not None else None)
@@ -290,6 +297,96 @@ class SwapFace:
             tensors.write_swap(out, masks, i, result)
             bar.update(1)
         return tensors.apply_limit(out, images, masks, limit)
+
+
+def _restore_inputs(optional: bool) -> InputTypes:
+    """The restoration widgets: optional on SwapFace (default none), required on RestoreFace."""
+    files = model_choices("restorer")
+    choices = [NO_RESTORE, *files] if optional else files
+    options: dict[str, Any] = {
+        "tooltip": "Face restorer run on each face before it is pasted back: GFPGAN 1.4 (Apache-2.0 "
+        "code), CodeFormer (S-Lab licence, non-commercial), GPEN-BFR-512 (non-commercial); from "
+        "models/inswapper_live or models/facerestore_models."
+    }
+    if choices:
+        options["default"] = choices[0]
+    return {
+        "restore_model": (choices, options),
+        "restore_blend": (
+            "FLOAT",
+            {
+                "default": RestoreSettings.blend,
+                "min": 0.0,
+                "max": 1.0,
+                "step": 0.05,
+                "tooltip": "How much of the restored face is used; 0 is no restoration.",
+            },
+        ),
+        "codeformer_fidelity": (
+            "FLOAT",
+            {
+                "default": RestoreSettings.fidelity,
+                "min": 0.0,
+                "max": 1.0,
+                "step": 0.05,
+                "tooltip": "CodeFormer only: lower restores more, higher stays closer to the input.",
+            },
+        ),
+    }
+
+
+def _restore_settings(model: str, blend: float, fidelity: float) -> RestoreSettings:
+    if model == NO_RESTORE:
+        return RestoreSettings(blend=float(blend), fidelity=float(fidelity))
+    return RestoreSettings(str(locate(model, "restore")), float(blend), float(fidelity))
+
+
+class RestoreFace:
+    DESCRIPTION = (
+        "Restores every face of an image batch with GFPGAN, CodeFormer or GPEN-BFR (as ReActor's "
+        "restore step): each face is aligned the way the restorer was trained, all faces of a frame "
+        "go to the model together, and only the faces change."
+    )
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("images",)
+    OUTPUT_TOOLTIPS = ("The frames with their faces restored (same size and channels).",)
+    FUNCTION = "restore"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls) -> InputTypes:
+        return {
+            "required": {
+                "swap_model": (MODEL_TYPE, {"tooltip": "Its face detector finds the faces."}),
+                "images": ("IMAGE", {"tooltip": "The image or batch of frames whose faces to restore."}),
+                **_restore_inputs(optional=False),
+            }
+        }
+
+    def restore(
+        self,
+        swap_model: Engine,
+        images: torch.Tensor,
+        restore_model: str,
+        restore_blend: float,
+        codeformer_fidelity: float,
+    ) -> tuple[torch.Tensor]:
+        tensors.check_images(images, "images")
+        if restore_model == NO_RESTORE:
+            raise SettingsError("RestoreFace needs a restore_model: choose a face restorer.")
+        swap_model.update(
+            faces=FaceSelection(),
+            restore=_restore_settings(restore_model, restore_blend, codeformer_fidelity),
+        )
+        count = int(images.shape[0])
+        out, masks = tensors.output_batch(images)
+        bar = comfy_adapter.progress_bar(count)
+        for i in range(count):
+            comfy_adapter.check_interrupt()
+            result = swap_model.restore(tensors.to_bgr(images[i]), in_place=True)
+            tensors.write_swap(out, masks, i, result)
+            bar.update(1)
+        return (out,)
 
 
 def _face_file(name: str) -> str:
@@ -407,6 +504,7 @@ NODES: dict[str, tuple[type, str]] = {
     "InswapperLiveLoadSwapModel": (LoadSwapModel, "Load Swap Model (inswapper-live)"),
     "InswapperLiveExtractSource": (ExtractSource, "Extract Source Face (inswapper-live)"),
     "InswapperLiveSwapFace": (SwapFace, "Swap Face (inswapper-live)"),
+    "InswapperLiveRestoreFace": (RestoreFace, "Restore Face (inswapper-live)"),
     "InswapperLiveSaveFaceModel": (SaveFaceModel, "Save Face Model (inswapper-live)"),
     "InswapperLiveLoadFaceModel": (LoadFaceModel, "Load Face Model (inswapper-live)"),
     "InswapperLiveFaceSimilarity": (FaceSimilarity, "Face Similarity (inswapper-live)"),

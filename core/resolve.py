@@ -55,6 +55,7 @@ def comfyui_model_dirs(comfyui: Path) -> list[Path]:
         base / "insightface" / "models",
         base / "reswapper",
         base / "hyperswap",
+        base / "facerestore_models",
     ]
 
 

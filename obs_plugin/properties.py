@@ -1,7 +1,8 @@
 """The filter's properties panel, its defaults, and reading OBS's stored settings into FilterSettings.
 
-Keys are FilterSettings' field names. Two keys are only shown, never read: ``status`` (provider,
-processed fps, latency, last error) and ``licence`` (of the chosen swapper).
+Keys are FilterSettings' field names. Three keys are only shown, never read: ``status`` (provider,
+processed fps, latency, last error), ``licence`` (of the chosen swapper) and ``restore_licence``
+(of the chosen face restorer).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .settings import LABEL_POSITIONS, PIXEL_BOOSTS, SELECTION_MODES, FilterSett
 
 STATUS_KEY = "status"
 LICENCE_KEY = "licence"
+RESTORE_LICENCE_KEY = "restore_licence"
 IMAGE_FILTER = b"Images (*.jpg *.jpeg *.png *.webp *.bmp);;All files (*.*)"
 FACE_MODEL_FILTER = b"Face models (*.safetensors *.npz)"
 _SELECTION_LABELS = {
@@ -123,6 +125,9 @@ def _set_visibility(obs: Libobs, props: int, values: dict[str, Any]) -> None:
 def show_licence(obs: Libobs, data: int) -> None:
     swapper = text(obs.obs_data_get_string(data, b"swapper"))
     obs.obs_data_set_string(data, _b(LICENCE_KEY), _b(catalog.licence_of(swapper)))
+    restorer = text(obs.obs_data_get_string(data, b"restore_model"))
+    restore_licence = catalog.licence_of(restorer) if restorer else "no restoration"
+    obs.obs_data_set_string(data, _b(RESTORE_LICENCE_KEY), _b(restore_licence))
 
 
 def build(
@@ -198,6 +203,16 @@ def build(
     for size in PIXEL_BOOSTS:
         obs.obs_property_list_add_int(boost, _b(f"{size} px" if size else "Off (model's own size)"), size)
     obs.obs_properties_add_float_slider(props, b"blend", b"Blend strength", 0.0, 1.0, 0.01)
+    restorers = catalog.choices("restorer", current.models_dir or None, current.restore_model)
+    restore = string_list(
+        "restore_model", "Face restoration", [("Off", ""), *((c.label, c.value) for c in restorers)]
+    )
+    obs.obs_property_set_modified_callback2(restore, callbacks.modified, instance)
+    info(RESTORE_LICENCE_KEY, "Restorer licence")
+    obs.obs_properties_add_float_slider(props, b"restore_blend", b"Restoration strength", 0.0, 1.0, 0.01)
+    obs.obs_properties_add_float_slider(
+        props, b"restore_fidelity", b"CodeFormer fidelity (higher keeps closer to the swap)", 0.0, 1.0, 0.01
+    )
     obs.obs_properties_add_float_slider(props, b"det_thresh", b"Detection threshold", 0.05, 0.95, 0.05)
     obs.obs_properties_add_int_slider(props, b"detection_interval", b"Detect faces every N frames", 1, 30, 1)
     label = obs.obs_properties_add_bool(props, b"label_enabled", b"Show disclosure label on stream")

@@ -12,12 +12,14 @@ from typing import Any
 
 from ..core.engine import EngineSettings
 from ..core.errors import SettingsError
+from ..core.restore import RestoreSettings
 from ..core.select import FaceSelection
 
 SELECTION_MODES = ("all", "largest", "index", "similar")
 LABEL_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PIXEL_BOOSTS = (0, 256, 384, 512)
 _ENGINE = EngineSettings()
+_RESTORE = RestoreSettings()
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class FilterSettings:
     det_thresh: float = _ENGINE.det_thresh
     detection_interval: int = 1
     """Run the detector every N frames; the live session tracks faces in between."""
+    restore_model: str = ""
+    """Face restorer run on each swapped face (gfpgan_1.4, codeformer, gpen_bfr_512 or a path); empty is off."""
+    restore_blend: float = _RESTORE.blend
+    restore_fidelity: float = _RESTORE.fidelity
+    """CodeFormer's fidelity weight."""
     label_enabled: bool = False
     label_text: str = "AI face swap"
     label_position: str = "bottom-right"
@@ -113,6 +120,7 @@ class FilterSettings:
             faces=self.face_selection(),
             pixel_boost=self.pixel_boost,
             blend=self.blend,
+            restore=RestoreSettings(self.restore_model, self.restore_blend, self.restore_fidelity),
         ).validate()
 
     def source_key(self) -> tuple[object, ...]:
