@@ -29,10 +29,18 @@ from .errors import InputError, SettingsError
 from .imageio import read_image
 from .live import LivePipeline, LiveSession, LiveSettings
 from .paste import paste_into
+from .restore import RestoreSettings, restore_swaps
 from .runtime import available_providers, canonical_provider
 from .select import FaceSelection
 from .source import SourceFace
-from .synthetic import STANDINS, make_recognizer, make_standin, make_swapper
+from .synthetic import (
+    RESTORER_STANDINS,
+    STANDINS,
+    make_recognizer,
+    make_restorer_standin,
+    make_standin,
+    make_swapper,
+)
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 DATA_ENV = "INSWAPPER_LIVE_DATA"
@@ -68,6 +76,27 @@ def standin(name: str) -> Path:
         make_standin(tmp, name)
         os.replace(tmp, path)
     return path
+
+
+def restorer_standin(name: str) -> Path:
+    """The restorer stand-in file for ``name``, built on first use."""
+    path = cache_dir() / f"standin_restore_{name}.onnx"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.onnx")
+        make_restorer_standin(tmp, name)
+        os.replace(tmp, path)
+    return path
+
+
+def _restorer_path(spec: str) -> str:
+    if spec.startswith("standin:"):
+        name = spec.split(":", 1)[1]
+        if name not in RESTORER_STANDINS:
+            raise SettingsError(
+                f"Unknown restorer stand-in {name!r}: choose one of {', '.join(RESTORER_STANDINS)}."
+            )
+        return str(restorer_standin(name))
+    return spec
 
 
 def _swapper_path(spec: str) -> str:
@@ -123,10 +152,18 @@ def measure_case(
     size = max(state.settings.pixel_boost, state.swapper.size)
     warped = [warp_face(frame, f.kps, size) for f in faces]
     swapped = state.swapper.swap_crops([c for c, _ in warped], state.latent)
+    restorer, pasted, placed = state.restorer, swapped, warped
+    if restorer is not None:
+        clocks.append(Timed(restorer.session))
+
+        def restore() -> tuple:
+            return restore_swaps(restorer, state.settings.restore, frame, swapped, warped)
+
+        pasted, placed = restore()
 
     def paste() -> None:
         canvas = frame.copy()
-        for result, (crop, m) in zip(swapped, warped, strict=True):
+        for result, (crop, m) in zip(pasted, placed, strict=True):
             paste_into(canvas, result, m, state.settings.blend, state.settings.detail, crop)
 
     out = {
@@ -136,6 +173,8 @@ def measure_case(
         "swap": _median_ms(lambda: state.swapper.swap_crops([c for c, _ in warped], state.latent), repeat),
         "paste": _median_ms(paste, repeat),
     }
+    if restorer is not None:
+        out["restore"] = _median_ms(restore, repeat)
     totals, floors = [], []
     for _ in range(repeat):
         before = sum(c.seconds for c in clocks)
@@ -247,6 +286,12 @@ def run(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jitter", action="store_true", help="also measure jitter on the shared clips")
     parser.add_argument(
+        "--restore",
+        default="",
+        help=f"also restore each face: model name or path, or standin:NAME ({', '.join(RESTORER_STANDINS)}); "
+        "a restorer costs seconds per face on a CPU, so use a small --repeat",
+    )
+    parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
     args = parser.parse_args(argv)
@@ -269,6 +314,8 @@ def run(argv: list[str] | None = None) -> int:
     print(
         f"swapper {Path(swapper).name}, detector {args.detector}; providers available: {', '.join(available_providers())}"
     )
+    if args.restore:
+        print(f"restorer {args.restore} on every face before paste-back")
     live = LiveSettings(detect_every=args.detect_every)
     print("ms per frame (median); floor = time inside the detector's and swapper's session.run")
     print(f"pipe = the two-thread LivePipeline, detector on every {args.detect_every} frame(s)")
@@ -290,6 +337,9 @@ def run(argv: list[str] | None = None) -> int:
                 provider=provider,
                 pixel_boost=args.pixel_boost,
                 faces=FaceSelection(),
+                restore=RestoreSettings(_restorer_path(args.restore), blend=1.0)
+                if args.restore
+                else RestoreSettings(),
             )
         )
         engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
@@ -305,6 +355,12 @@ def run(argv: list[str] | None = None) -> int:
                     f"{r['fps'] / r['floor_fps']:9.2f} {r['pipeline_fps'] / r['floor_fps']:10.2f}",
                     flush=True,
                 )
+                if "restore" in r:
+                    batch = "one batch" if engine._state.restorer.batchable else "face by face"
+                    print(
+                        f"{'':10} {'':14} restore {r['restore']:.1f} ms ({batch}; included in total and floor)",
+                        flush=True,
+                    )
         if args.jitter:
             for clip in sorted((data / "video").glob("*.mp4")):
                 raw, smooth = jitter(engine, clip, LiveSettings())

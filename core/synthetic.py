@@ -182,9 +182,12 @@ def _plan(spec: StandinSpec) -> _Plan:
     return best
 
 
-def make_standin(path: Path | str, name: str, *, seed: int = 0) -> tuple[Path, float, int]:
-    """A stand-in for ``name`` (a key of STANDINS); returns the path, its GFLOPs and params."""
-    spec = STANDINS[name]
+def make_standin(
+    path: Path | str, name: str, *, seed: int = 0, spec: StandinSpec | None = None
+) -> tuple[Path, float, int]:
+    """A stand-in for ``name`` (a key of STANDINS, or any name with ``spec``); returns the path, its
+    GFLOPs and params."""
+    spec = spec or STANDINS[name]
     plan = _plan(spec)
     rng = np.random.default_rng(seed)
     widths = [min(plan.base * 2**i, 1024) for i in range(spec.downs + 1)]
@@ -326,3 +329,54 @@ def make_restorer(
         nodes.append(helper.make_node("Identity", [last], ["output"], name="out"))
     graph = helper.make_graph(nodes, f"synthetic_{family}", inputs, [output], inits)
     return _save(graph, path)
+
+
+RESTORER_STANDINS: dict[str, StandinSpec] = {
+    "gfpgan_1.4": StandinSpec(512, 550.0, 85.1, downs=4),
+    "codeformer": StandinSpec(512, 520.0, 94.2, downs=4),
+    "gpen_bfr_512": StandinSpec(512, 350.0, 71.1, downs=4),
+}
+"""Cost-true stand-ins for the restorers. Parameters: the published fp32 ONNX files' sizes / 4
+(340.3, 377.0 and 284.3 MB). FLOPs: no published figure was found; these are estimates from the
+architectures' main 3x3 convolutions at 512 (a StyleGAN2-512 decoder at channel multiplier 2 alone
+is ~113 GMACs), so treat restorer timings as the right order of magnitude, not exact."""
+
+
+def make_restorer_standin(
+    path: Path | str, name: str, *, seed: int = 0, spec: StandinSpec | None = None
+) -> tuple[Path, float, int]:
+    """A restorer-contract stand-in: the swapper stand-in's network with ``input`` [1,3,S,S] in and a
+    tanh image out (its style vector becomes a constant); CodeFormer's also takes ``weight``."""
+    spec = spec or RESTORER_STANDINS[name]
+    path = Path(path)
+    _, gflops, params = make_standin(path, name, seed=seed, spec=spec)
+    model = onnx.load(str(path))
+    graph = model.graph
+    rng = np.random.default_rng(seed + 1)
+    style = rng.normal(size=(1, 512)) / np.sqrt(512)
+    kept = [i for i in graph.initializer if i.name != "emap"]
+    del graph.initializer[:]
+    graph.initializer.extend([*kept, _init("source", style, np.float32)])
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, spec.size, spec.size])]
+    for node in graph.node:
+        node.input[:] = ["input" if x == "target" else x for x in node.input]
+        if node.op_type == "Sigmoid" and node.output[0] == "output":
+            node.op_type, node.name = "Tanh", "head_tanh"
+    if name == "codeformer":
+        inputs.append(helper.make_tensor_value_info("weight", TensorProto.DOUBLE, [1]))
+        graph.initializer.append(_init("weight_zero", 0.0, np.float32))
+        for node in graph.node:
+            if node.output[0] == "output":
+                node.output[0] = "restored"
+        graph.node.extend(
+            [
+                helper.make_node("Cast", ["weight"], ["w32"], to=TensorProto.FLOAT, name="w32"),
+                helper.make_node("Mul", ["w32", "weight_zero"], ["w0"], name="w0"),
+                helper.make_node("Add", ["restored", "w0"], ["output"], name="plus_w0"),
+            ]
+        )
+    del graph.input[:]
+    graph.input.extend(inputs)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path, gflops, params

@@ -292,3 +292,28 @@ def test_cli_restore_flags(tmp_path, restorers, faces_dir, data_dir, swapper_128
     caplog.clear()
     assert main([*common, "--output", str(tmp_path / "y.png"), *flags[:2], "--restore-blend", "2"]) == 1
     assert "restore blend is 2.0" in caplog.text
+
+
+@pytest.mark.parametrize("name", sorted(synthetic.RESTORER_STANDINS))
+def test_restorer_standins_plan_to_their_cost_and_have_the_contract(tmp_path, name) -> None:
+    spec = synthetic.RESTORER_STANDINS[name]
+    plan = synthetic._plan(spec)
+    assert plan.flops / 1e9 == pytest.approx(spec.gflops, rel=0.05)
+    assert plan.params / 1e6 == pytest.approx(spec.mparams, rel=0.05)
+    # The graph surgery, on a small network of the same shape (the full ones are 280-380 MB).
+    small = synthetic.StandinSpec(128, 1.0, 0.5, downs=2)
+    path, _, _ = synthetic.make_restorer_standin(tmp_path / f"{name}.onnx", name, spec=small)
+    r = Restorer(path, RuntimeSettings())
+    assert (r.size, r.has_fidelity) == (128, name == "codeformer")
+    assert r.run(np.zeros((2, 128, 128, 3), np.uint8), 0.5).shape == (2, 128, 128, 3)
+
+
+def test_bench_prints_the_restore_stage(capsys, restorers, swapper_128) -> None:
+    from inswapper_live.core.cli import main
+
+    code = main(["bench", "--swapper", str(swapper_128), "--sizes", "720p", "--faces", "1", "--repeat", "1",
+                 "--pipeline-frames", "2", "--restore", str(restorers["gpen"])])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    line = next(x for x in out.splitlines() if " restore " in x)
+    assert float(line.split("restore")[1].split()[0]) > 0 and "face by face" in line
