@@ -317,3 +317,57 @@ def test_bench_prints_the_restore_stage(capsys, restorers, swapper_128) -> None:
     assert code == 0
     line = next(x for x in out.splitlines() if " restore " in x)
     assert float(line.split("restore")[1].split()[0]) > 0 and "face by face" in line
+
+
+def _marker_restorer(path: Path, size: int = 512) -> Path:
+    """An oracle with the restorer contract that returns its input with pure green discs drawn at
+    the five FFHQ template points: where they land in the frame shows the geometry."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    mask = np.zeros((size, size), np.float32)
+    for x, y in FFHQ_TEMPLATE_512 * size / 512:
+        cv2.circle(mask, (round(x), round(y)), size // 64, 1.0, -1)
+    colour = np.array([-1.0, 1.0, -1.0], np.float32).reshape(1, 3, 1, 1)  # RGB in -1..1: green
+    shape = [1, 3, size, size]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Sub", ["colour", "input"], ["towards"]),
+            helper.make_node("Mul", ["towards", "mask"], ["paint"]),
+            helper.make_node("Add", ["input", "paint"], ["output"]),
+        ],
+        "marker_restorer",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)],
+        [numpy_helper.from_array(mask[None, None], "mask"), numpy_helper.from_array(colour, "colour")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("swapper", "boost"), [("identity_128", 0), ("identity_128", 384), ("identity_512", 0)]
+)
+def test_restored_face_lands_on_the_face(
+    request, tmp_path, faces_dir, scrfd_500m, recognizer, swapper, boost
+) -> None:
+    """The marker oracle's discs come back onto the detected landmarks in the frame, within the
+    5-point fit's own residual (the discs mark the template, the detector marks this face)."""
+    marker = _marker_restorer(tmp_path / "marker.onnx")
+    engine = _engine(request.getfixturevalue(swapper), scrfd_500m, recognizer, pixel_boost=boost, detail=0.0)
+    engine.update(restore=RestoreSettings(str(marker), blend=1.0))
+    for name in PHOTOS:
+        frame = read(faces_dir / name)
+        result = engine.swap(frame)
+        b, g, r = (result.frame[..., i].astype(int) for i in range(3))
+        green = (g > 200) & (r < 60) & (b < 60) & ~((frame[..., 1] > 200) & (frame[..., 2] < 60))
+        count, _, _, centres = cv2.connectedComponentsWithStats(green.astype(np.uint8))
+        assert count - 1 == 5, name
+        face = result.swapped[0]
+        eye_gap = float(np.linalg.norm(face.kps[1] - face.kps[0]))
+        for point in face.kps:
+            nearest = np.linalg.norm(centres[1:] - point, axis=1).min()
+            assert nearest < 0.2 * eye_gap, (name, point, nearest)
+        if name == PHOTOS[0] and swapper == "identity_128" and boost == 0:
+            cv2.imwrite(str(tmp_path / "markers.png"), result.frame)
