@@ -17,7 +17,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -68,44 +68,42 @@ def cache_dir() -> Path:
     return path
 
 
-def standin(name: str) -> Path:
-    """The stand-in file for ``name``, built on first use."""
-    path = cache_dir() / f"standin_{name}.onnx"
+def _built(file_name: str, build: Callable[[Path], object]) -> Path:
+    """``file_name`` in the cache folder, built by ``build(path)`` on first use."""
+    path = cache_dir() / file_name
     if not path.exists():
         tmp = path.with_suffix(".tmp.onnx")
-        make_standin(tmp, name)
+        build(tmp)
         os.replace(tmp, path)
     return path
+
+
+def standin(name: str) -> Path:
+    """The stand-in file for ``name``, built on first use."""
+    return _built(f"standin_{name}.onnx", lambda p: make_standin(p, name))
 
 
 def restorer_standin(name: str) -> Path:
     """The restorer stand-in file for ``name``, built on first use."""
-    path = cache_dir() / f"standin_restore_{name}.onnx"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.onnx")
-        make_restorer_standin(tmp, name)
-        os.replace(tmp, path)
-    return path
+    return _built(f"standin_restore_{name}.onnx", lambda p: make_restorer_standin(p, name))
 
 
-def _restorer_path(spec: str) -> str:
-    if spec.startswith("standin:"):
-        name = spec.split(":", 1)[1]
-        if name not in RESTORER_STANDINS:
-            raise SettingsError(
-                f"Unknown restorer stand-in {name!r}: choose one of {', '.join(RESTORER_STANDINS)}."
-            )
-        return str(restorer_standin(name))
-    return spec
+def _model_path(spec: str, names: Sequence[str], build: Callable[[str], Path], what: str) -> str:
+    """A model path, or for ``standin:NAME`` the stand-in's (built on first use)."""
+    if not spec.startswith("standin:"):
+        return spec
+    name = spec.split(":", 1)[1]
+    if name not in names:
+        raise SettingsError(f"Unknown {what} {name!r}: choose one of {', '.join(names)}.")
+    return str(build(name))
 
 
 def _swapper_path(spec: str) -> str:
-    if spec.startswith("standin:"):
-        name = spec.split(":", 1)[1]
-        if name not in STANDINS:
-            raise SettingsError(f"Unknown stand-in {name!r}: choose one of {', '.join(STANDINS)}.")
-        return str(standin(name))
-    return spec
+    return _model_path(spec, list(STANDINS), standin, "stand-in")
+
+
+def _restorer_path(spec: str) -> str:
+    return _model_path(spec, list(RESTORER_STANDINS), restorer_standin, "restorer stand-in")
 
 
 def _data_dir() -> Path:
