@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from helpers import read
+from obs_env import need_libobs, xvfb
 from test_comfy_nodes import comfy, comfy_base, extract, model, swap, to_image  # noqa: F401 (fixtures)
 from test_obs_properties import data_from, obs  # noqa: F401 (fixture)
 
@@ -153,3 +155,35 @@ def test_example_workflows_carry_the_restore_widgets() -> None:
     )
     swap_nodes = [n for n in api.values() if n["class_type"] == "InswapperLiveSwapFace"]
     assert swap_nodes and all(n["inputs"]["restore_model"] == "none" for n in swap_nodes)
+
+
+def test_restoration_runs_inside_real_libobs(tmp_path, face_model, swapper_128, yunet, faces_dir) -> None:
+    """The filter in the headless libobs host with the marker restorer: its green discs show up on
+    the face's landmarks in OBS's own render of the source."""
+    from test_obs_host import run
+    from test_restore import _marker_restorer
+
+    from inswapper_live.core.detect import DetectorSettings, load_detector
+    from inswapper_live.core.runtime import RuntimeSettings
+
+    need_libobs()
+    marker = _marker_restorer(tmp_path / "marker.onnx")
+    photo = faces_dir / "obama_small_320x240.jpg"
+    settings = {
+        "face_model": str(face_model), "swapper": str(swapper_128), "detector": str(yunet), "threads": 1,
+        "restore_model": str(marker), "restore_blend": 1.0,
+    }  # fmt: skip
+    with xvfb() as display:
+        result = run(
+            display, "async", {"image": str(photo), "formats": ["BGRA"], "settings": settings}, tmp_path
+        )
+    assert result["formats"]["BGRA"]["swapped"] and result["leaks"] == 0
+    shot = np.load(tmp_path / "BGRA_swapped.npy")
+    b, g, r = (shot[..., i].astype(int) for i in range(3))
+    green = ((g > 180) & (r < 90) & (b < 90)).astype(np.uint8)
+    count, _, _, centres = cv2.connectedComponentsWithStats(green)
+    assert count - 1 == 5
+    face = load_detector(yunet, DetectorSettings(), RuntimeSettings()).detect(read(photo))[0]
+    eye_gap = float(np.linalg.norm(face.kps[1] - face.kps[0]))
+    for point in face.kps:
+        assert np.linalg.norm(centres[1:] - point, axis=1).min() < 0.25 * eye_gap
