@@ -32,6 +32,7 @@ from .modelinfo import ModelKind, expect_kind
 from .paste import PasteRegion, paste_into
 from .resolve import resolve
 from .runtime import RuntimeSettings, create_session
+from .swap import from_output, to_blob
 from .types import Frame, Landmarks, Matrix
 
 FFHQ_TEMPLATE_512 = np.array(
@@ -130,9 +131,11 @@ class Restorer:
         Inputs are RGB scaled to -1..1 and outputs read back from -1..1, as every GFPGAN,
         CodeFormer and GPEN-BFR export expects.
         """
-        blob = crops[..., ::-1].astype(np.float32) * (2.0 / 255.0) - 1.0
-        if not self.channels_last:
-            blob = blob.transpose(0, 3, 1, 2)
+        blob = to_blob(crops)  # RGB N x 3 x S x S in 0..1
+        blob *= 2.0
+        blob -= 1.0
+        if self.channels_last:
+            blob = blob.transpose(0, 2, 3, 1)
         blob = np.ascontiguousarray(blob, dtype=self.input_dtype)
         feeds = {}
         if self.weight_name is not None:
@@ -141,11 +144,12 @@ class Restorer:
             pred = self._infer(blob, feeds)
         else:
             pred = np.concatenate([self._infer(blob[i : i + 1], feeds) for i in range(len(blob))])
-        pred = pred.astype(np.float32, copy=False)
-        if not self.channels_last:
-            pred = pred.transpose(0, 2, 3, 1)
-        out = np.clip((pred + 1.0) * 127.5, 0.0, 255.0)
-        return np.ascontiguousarray(np.rint(out)[..., ::-1]).astype(np.uint8)
+        if self.channels_last:
+            pred = pred.transpose(0, 3, 1, 2)
+        pred = pred.astype(np.float32)  # a copy, scaled in place to 0..1
+        pred *= 0.5
+        pred += 0.5
+        return from_output(pred)
 
     def _infer(self, blob: np.ndarray, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([self.output_name], {self.input_name: blob, **feeds})[0]
