@@ -200,14 +200,9 @@ def restore_swaps(
     for result, (original, matrix), face in zip(swapped, warped, restored, strict=True):
         s = result.shape[0]
         big = paste_size(s, size)
-        up, big_original, big_matrix = result, original, matrix
+        big_original, big_matrix = original, matrix
         if big != s:
-            scale = _rescale(big, s)
-            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-            up = cv2.warpAffine(result, scale, (big, big), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            big_original = cv2.warpAffine(
-                original, scale, (big, big), flags=flags, borderMode=cv2.BORDER_REPLICATE
-            )
+            big_original = _upscale(original, big)
             big_matrix = _compose(_rescale(s, big), matrix)
         back = cv2.warpAffine(
             face,
@@ -217,10 +212,18 @@ def restore_swaps(
             borderMode=cv2.BORDER_REPLICATE,
         )
         if settings.blend < 1.0:
+            up = _upscale(result, big) if big != s else result
             back = cv2.addWeighted(back, settings.blend, up, 1.0 - settings.blend, 0.0)
         crops.append(back)
         pairs.append((big_original, big_matrix))
     return crops, pairs
+
+
+def _upscale(crop: Frame, big: int) -> Frame:
+    """An ArcFace-template crop brought to the same template at ``big`` (what its matrix scales to)."""
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    scale = _rescale(big, crop.shape[0])
+    return cv2.warpAffine(crop, scale, (big, big), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _restorer_input(frame: Frame, swapped: Frame, matrix: Matrix, size: int) -> Frame:
@@ -229,15 +232,18 @@ def _restorer_input(frame: Frame, swapped: Frame, matrix: Matrix, size: int) -> 
     between = _between(s, size)
     around = cv2.warpAffine(frame, _compose(between, matrix), (size, size), borderValue=0.0)
     face = cv2.warpAffine(swapped, between, (size, size), borderMode=cv2.BORDER_REPLICATE)
-    inside = cv2.warpAffine(_ones(s), between, (size, size), borderValue=0.0)
-    return cv2.blendLinear(face, around, inside, 1.0 - inside)
+    inside, outside = _inside(s, size)
+    return cv2.blendLinear(face, around, inside, outside)
 
 
 @functools.cache
-def _ones(size: int) -> np.ndarray:
-    ones = np.ones((size, size), dtype=np.float32)
-    ones.flags.writeable = False
-    return ones
+def _inside(swap_size: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the swap crop covers the FFHQ crop (bilinear edge), and the rest: the same for every face."""
+    ones = np.ones((swap_size, swap_size), dtype=np.float32)
+    inside = cv2.warpAffine(ones, _between(swap_size, size), (size, size), borderValue=0.0)
+    outside = 1.0 - inside
+    inside.flags.writeable = outside.flags.writeable = False
+    return inside, outside
 
 
 def ffhq_crop(frame: Frame, kps: Landmarks, size: int) -> tuple[Frame, Matrix]:
