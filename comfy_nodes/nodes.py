@@ -299,7 +299,7 @@ class SwapFace:
         return tensors.apply_limit(out, images, masks, limit)
 
 
-def _restore_inputs(optional: bool) -> InputTypes:
+def _restore_inputs(optional: bool) -> dict[str, tuple[Any, ...]]:
     """The restoration widgets: optional on SwapFace (default none), required on RestoreFace."""
     files = model_choices("restorer")
     choices = [NO_RESTORE, *files] if optional else files
