@@ -187,3 +187,72 @@ def test_restoration_runs_inside_real_libobs(tmp_path, face_model, swapper_128, 
     eye_gap = float(np.linalg.norm(face.kps[1] - face.kps[0]))
     for point in face.kps:
         assert np.linalg.norm(centres[1:] - point, axis=1).min() < 0.25 * eye_gap
+
+
+def _green_discs(shot: np.ndarray | None) -> int:
+    if shot is None:
+        return -1
+    b, g, r = (shot[..., i].astype(int) for i in range(3))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(((g > 180) & (r < 90) & (b < 90)).astype(np.uint8))
+    return int((stats[1:, cv2.CC_STAT_AREA] >= 4).sum())
+
+
+def test_restoration_in_the_real_obs_program_changes_live(
+    tmp_path, face_model, swapper_128, yunet, faces_dir
+) -> None:
+    """OBS Studio itself (obs-websocket): a Face Swap filter with the marker restorer shows its five
+    discs; switching restoration off, or its strength to 0, takes effect without a restart."""
+    from obs_env import gl_env, need_binary, need_obs_python_match
+    from obs_gui import ObsGui, obs_env
+    from test_obs_gui import SCRIPT, wait_until
+    from test_restore import _marker_restorer
+
+    need_binary("obs")
+    need_obs_python_match()
+    marker = _marker_restorer(tmp_path / "marker.onnx")
+    settings = {
+        "face_model": str(face_model), "swapper": str(swapper_128), "detector": str(yunet),
+        "restore_model": str(marker), "restore_blend": 1.0,
+    }  # fmt: skip
+    with xvfb() as display:
+        gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
+        gui.write_config()
+        try:
+            gui.start()
+            gui.request(
+                "CreateInput",
+                {
+                    "sceneName": "Scene",
+                    "inputName": "photo",
+                    "inputKind": "image_source",
+                    "inputSettings": {"file": str(faces_dir / "paul_rudd_a.jpeg")},
+                    "sceneItemEnabled": True,
+                },
+            )
+            assert wait_until(lambda: _green_discs(gui.screenshot("photo")) == 0, 15), (
+                "the photo does not show"
+            )
+            gui.request(
+                "CreateSourceFilter",
+                {
+                    "sourceName": "photo",
+                    "filterName": "Face Swap",
+                    "filterKind": "inswapper_live_face_swap",
+                    "filterSettings": settings,
+                },
+            )
+            assert wait_until(lambda: _green_discs(gui.screenshot("photo")) == 5, 30), gui.log()[-3000:]
+            cv2.imwrite(str(tmp_path / "obs_restored.png"), gui.screenshot("photo"))
+            for change in ({"restore_model": ""}, {"restore_model": str(marker), "restore_blend": 0.0}):
+                gui.request(
+                    "SetSourceFilterSettings",
+                    {"sourceName": "photo", "filterName": "Face Swap", "filterSettings": change},
+                )
+                assert wait_until(lambda: _green_discs(gui.screenshot("photo")) == 0, 20), change
+            gui.request(
+                "SetSourceFilterSettings",
+                {"sourceName": "photo", "filterName": "Face Swap", "filterSettings": {"restore_blend": 1.0}},
+            )
+            assert wait_until(lambda: _green_discs(gui.screenshot("photo")) == 5, 20)
+        finally:
+            gui.stop()
