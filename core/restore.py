@@ -81,13 +81,19 @@ def ffhq_template(size: int) -> np.ndarray:
 @functools.cache
 def _between(src: int, dst: int) -> Matrix:
     """The similarity that takes ArcFace-template crop coordinates at ``src`` to FFHQ ones at ``dst``."""
-    return umeyama(template(src), ffhq_template(dst))
+    return _frozen(umeyama(template(src), ffhq_template(dst)))
 
 
 @functools.cache
 def _rescale(src: int, dst: int) -> Matrix:
     """ArcFace-template crop coordinates at ``src`` -> the same template at ``dst`` (a pure scale)."""
-    return umeyama(template(src), template(dst))
+    return _frozen(umeyama(template(src), template(dst)))
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """Cached arrays are shared by every engine: make them read-only."""
+    array.flags.writeable = False
+    return array
 
 
 def _compose(outer: Matrix, inner: Matrix) -> Matrix:
