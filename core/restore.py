@@ -208,7 +208,7 @@ def restore_swaps(
         big = paste_size(s, size)
         big_original, big_matrix = original, matrix
         if big != s:
-            big_original = _upscale(original, big)
+            big_original = rescale_crop(original, big)
             big_matrix = _compose(_rescale(s, big), matrix)
         back = cv2.warpAffine(
             face,
@@ -218,18 +218,21 @@ def restore_swaps(
             borderMode=cv2.BORDER_REPLICATE,
         )
         if settings.blend < 1.0:
-            up = _upscale(result, big) if big != s else result
+            up = rescale_crop(result, big)
             back = cv2.addWeighted(back, settings.blend, up, 1.0 - settings.blend, 0.0)
         crops.append(back)
         pairs.append((big_original, big_matrix))
     return crops, pairs
 
 
-def _upscale(crop: Frame, big: int) -> Frame:
-    """An ArcFace-template crop brought to the same template at ``big`` (what its matrix scales to)."""
+def rescale_crop(crop: np.ndarray, size: int) -> np.ndarray:
+    """An ArcFace-template crop (image or per-pixel mask) brought to the same template at ``size``:
+    how anything aligned with a swap crop follows a restored face to its paste size."""
+    if crop.shape[0] == size:
+        return crop
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    scale = _rescale(big, crop.shape[0])
-    return cv2.warpAffine(crop, scale, (big, big), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    scale = _rescale(size, crop.shape[0])
+    return cv2.warpAffine(crop, scale, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _restorer_input(frame: Frame, swapped: Frame, matrix: Matrix, size: int) -> Frame:

@@ -371,3 +371,18 @@ def test_restored_face_lands_on_the_face(
             assert nearest < 0.2 * eye_gap, (name, point, nearest)
         if name == PHOTOS[0] and swapper == "identity_128" and boost == 0:
             cv2.imwrite(str(tmp_path / "markers.png"), result.frame)
+
+
+def test_rescale_crop_follows_the_template() -> None:
+    """A crop-aligned mask brought to the paste size keeps marking the same face points."""
+    from inswapper_live.core.align import template
+    from inswapper_live.core.restore import rescale_crop
+
+    mask = np.zeros((128, 128), np.float32)
+    for x, y in template(128):
+        cv2.circle(mask, (round(x), round(y)), 3, 1.0, -1)
+    big = rescale_crop(mask, 512)
+    assert big.shape == (512, 512) and big.dtype == np.float32
+    for x, y in template(512):
+        assert big[round(y), round(x)] > 0.9
+    assert rescale_crop(mask, 128) is mask
