@@ -29,8 +29,9 @@ def licence_of(value: str) -> str:
 
 
 def choices(kind: str, models_dir: str | None, current: str = "") -> list[Choice]:
-    """Installed models of ``kind`` (swapper, detector, recognizer); for swappers also any other
-    ``.onnx`` file in the models folders. ``current`` is kept even when its file is missing."""
+    """Installed models of ``kind`` (swapper, detector, recognizer, restorer); for swappers and
+    restorers also any other ``.onnx`` file in the models folders (what a file is gets checked when
+    it is chosen). ``current`` is kept even when its file is missing."""
     manifest = load_manifest()
     found: list[Choice] = []
     for entry in manifest.models.values():
@@ -41,7 +42,7 @@ def choices(kind: str, models_dir: str | None, current: str = "") -> list[Choice
         except InswapperLiveError:
             continue
         found.append(Choice(entry.name, f"{entry.name} ({entry.licence})", entry.licence))
-    if kind == "swapper":
+    if kind in ("swapper", "restorer"):
         known = {e.file for e in manifest.models.values()}
         for folder in search_dirs(models_dir):
             if not folder.is_dir():

@@ -256,3 +256,13 @@ def test_restoration_in_the_real_obs_program_changes_live(
             assert wait_until(lambda: _green_discs(gui.screenshot("photo")) == 5, 20)
         finally:
             gui.stop()
+
+
+def test_obs_lists_restorer_files_it_does_not_know(tmp_path, restorer) -> None:
+    """A ReActor-style GFPGANv1.4.onnx in the models folder is offered, marked licence unknown."""
+    from inswapper_live.obs_plugin import catalog
+
+    (tmp_path / "GFPGANv1.4.onnx").write_bytes(restorer.read_bytes())
+    offered = {c.value: c for c in catalog.choices("restorer", str(tmp_path))}
+    choice = offered[str(tmp_path / "GFPGANv1.4.onnx")]
+    assert choice.licence == catalog.UNKNOWN_LICENCE and "licence unknown" in choice.label
