@@ -15,6 +15,10 @@ fixed similarity transform, so everything here is composed from the swap's own m
 
 The cost is per face (crops of the restorer's size), never per frame pixel, and all faces of a
 frame go to the model in one batch when its batch axis is dynamic.
+
+Every restorer is fed the FFHQ template, which is right for GFPGAN 1.4, CodeFormer and GPEN-BFR
+512/1024/2048; FaceFusion's GPEN-BFR-256 export was trained on the ArcFace template and would be
+fed the wrong crop.
 """
 
 from __future__ import annotations
