@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .smooth import OneEuro, SmoothingSettings
+from .smooth import ConstantVelocity, OneEuro, SmoothingSettings, make_filter
 from .types import Embedding, Face, Frame
 
 _PREDICT_LIMIT = 0.5
@@ -44,7 +44,7 @@ class Track:
     """The last measured face (detector or flow)."""
     face: Face
     """The smoothed face that gets swapped."""
-    filter: OneEuro
+    filter: OneEuro | ConstantVelocity
     time: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     """Centre speed, pixels per second."""
@@ -139,7 +139,7 @@ class Tracker:
         self.tracks = [tr for tr in self.tracks if tr.missed <= self.settings.memory]
         for di, face in enumerate(detections):
             if di not in used_faces:
-                track = Track(next(self._ids), face, face, OneEuro(self.settings.smoothing), t)
+                track = Track(next(self._ids), face, face, make_filter(self.settings.smoothing), t)
                 self._smooth(track, face, t)
                 self.tracks.append(track)
         if frame is not None:
