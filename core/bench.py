@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -27,7 +28,7 @@ from .align import warp_face
 from .engine import Engine, EngineSettings
 from .errors import InputError, SettingsError
 from .imageio import read_image
-from .jitter import Steadiness, steadiness
+from .jitter import Steadiness, carried_landmarks, head_motion_clip, head_path, steadiness
 from .live import LivePipeline, LiveSession, LiveSettings
 from .paste import paste_into
 from .runtime import available_providers, canonical_provider
@@ -37,6 +38,7 @@ from .synthetic import STANDINS, make_recognizer, make_standin, make_swapper
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 DATA_ENV = "INSWAPPER_LIVE_DATA"
+HEAD_FPS = 25.0
 
 
 class Timed:
@@ -166,7 +168,9 @@ def landmark_tracks(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each face's raw (detected) and live (output) landmarks, frame by frame, through a live session.
 
-    A track is cut into runs of consecutive frames where the face was detected.
+    A track is cut into runs of consecutive frames where the face was detected. With
+    ``settings.lookahead`` each frame's live landmarks are those refined by the next frame, as
+    ``LivePipeline`` swaps them.
     """
     session = LiveSession(engine, settings)
     runs: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
@@ -180,6 +184,13 @@ def landmark_tracks(
             if run and run[-1][0] != index - 1:
                 done.append(run)
                 run = runs[track.id] = []
+            if (
+                settings.lookahead
+                and run
+                and track.lagged is not None
+                and track.lagged_time == run[-1][0] / fps
+            ):
+                run[-1] = (run[-1][0], run[-1][1], track.lagged.kps)
             run.append((index, track.raw.kps, track.face.kps))
     done += runs.values()
     return [(np.stack([r for _, r, _ in run]), np.stack([v for _, _, v in run])) for run in done]
@@ -206,6 +217,48 @@ def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings) -> Stead
         return steadiness(landmark_tracks(engine, clip_frames(clip), fps, settings))
     except ValueError as error:
         raise InputError(f"{clip}: {error}; pick a clip with steady faces.") from error
+
+
+@dataclass(frozen=True)
+class HeadMotion:
+    """The live session on a made-up clip of a moving head, against the known path."""
+
+    steadiness: Steadiness
+    raw_error: float
+    """Mean distance of the detected landmarks from the true ones, pixels."""
+    live_error: float
+
+
+def head_clip(
+    engine: Engine, photo: np.ndarray, frames: int = 250, seed: int = 1
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """A head from ``photo`` (eyes 37 px apart in a 640x360 frame, 25 fps) moving along
+    ``head_path``, and the true landmarks of each frame."""
+    faces = engine.detect(photo)
+    if not faces:
+        raise InputError("The head-motion photo has no face the detector finds.")
+    face = max(faces, key=lambda f: f.area)
+    clip, transforms = head_motion_clip(photo, face, (640, 360), 37.0, head_path(frames, HEAD_FPS, seed))
+    rest, at = head_motion_clip(photo, face, (640, 360), 37.0, np.array([[0.0, 0.0, 0.0, 1.0]]))
+    seen = engine.detect(rest[0])
+    if len(seen) != 1:
+        raise InputError("The head-motion clip's rest frame must show exactly one face.")
+    return clip, carried_landmarks(seen[0].kps, at[0], transforms)
+
+
+def head_motion(
+    engine: Engine, clip: list[np.ndarray], truth: np.ndarray, settings: LiveSettings
+) -> HeadMotion:
+    """The live session on a ``head_clip``, against its true landmarks."""
+    tracks = landmark_tracks(engine, clip, HEAD_FPS, settings)
+    if len(tracks) != 1 or len(tracks[0][0]) != len(clip):
+        raise InputError("The face was not tracked through the whole head-motion clip.")
+    raw, live = tracks[0]
+    return HeadMotion(
+        steadiness(tracks),
+        float(np.linalg.norm(raw - truth, axis=-1).mean()),
+        float(np.linalg.norm(live - truth, axis=-1).mean()),
+    )
 
 
 def print_steadiness(name: str, s: Steadiness) -> None:
@@ -335,4 +388,16 @@ def run(argv: list[str] | None = None) -> int:
             print("offset: mean distance of the live landmarks from the fit of the raw detections")
             for clip in sorted((data / "video").glob("*.mp4")):
                 print_steadiness(clip.name, clip_steadiness(engine, clip, LiveSettings()))
+                print_steadiness(
+                    f"{clip.name} +1 frame", clip_steadiness(engine, clip, LiveSettings(lookahead=True))
+                )
+            photo = read_image(data / "faces" / "obama_official_portrait.jpg").bgr
+            clip, truth = head_clip(engine, photo)
+            for name, settings in (("", LiveSettings()), (" +1 frame", LiveSettings(lookahead=True))):
+                head = head_motion(engine, clip, truth, settings)
+                print_steadiness(f"head motion{name}", head.steadiness)
+                print(
+                    f"head motion{name}: landmark error against the true path: raw {head.raw_error:.2f} px, "
+                    f"live {head.live_error:.2f} px"
+                )
     return 0

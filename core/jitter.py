@@ -152,3 +152,14 @@ def head_motion_clip(
         frames.append((head * alpha + background * (1 - alpha)).round().astype(np.uint8))
         transforms.append(m)
     return frames, transforms
+
+
+def carried_landmarks(kps: np.ndarray, at: np.ndarray, transforms: list[np.ndarray]) -> np.ndarray:
+    """Landmarks ``kps`` seen on a frame made with transform ``at``, carried to every transform.
+
+    Detected on the clip's rest frame, these are the true landmarks of each frame, up to the
+    detector's own fixed bias at rest.
+    """
+    back = np.vstack([cv2.invertAffineTransform(at), [0.0, 0.0, 1.0]])
+    points = np.c_[np.asarray(kps, np.float64), np.ones(len(kps))]
+    return np.stack([points @ (np.vstack([m, [0.0, 0.0, 1.0]]) @ back)[:2].T for m in transforms])

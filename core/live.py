@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .carry import Carrier, CarrySettings, Reference
 from .engine import Engine, SwapResult
@@ -35,6 +35,9 @@ class LiveSettings:
     cuts: CutSettings = field(default_factory=CutSettings)
     """A scene cut drops every track, choice and carried face at once."""
     carry: CarrySettings = field(default_factory=CarrySettings)
+    lookahead: bool = False
+    """``LivePipeline`` swaps frame N with landmarks refined by frame N+1's detection: one frame
+    more latency, for steadier landmarks that keep up with the head (``core.smooth``)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Analysis:
     time: float = 0.0
     cut: bool = False
     """The frame starts a new scene: everything from before it was dropped."""
+    ids: tuple[int, ...] = ()
+    """The track of each face."""
 
 
 class LiveSession:
@@ -106,7 +111,21 @@ class LiveSession:
             self._selection = self.engine.settings.faces
             self._chosen.clear()
         chosen = self._choose(frame, tracks, detect)
-        return Analysis(frame, [t.face for t in chosen], len(tracks), detect, t, cut)
+        return Analysis(
+            frame, [t.face for t in chosen], len(tracks), detect, t, cut, tuple(t.id for t in chosen)
+        )
+
+    def refine(self, previous: Analysis, latest: Analysis) -> Analysis:
+        """``previous`` with each face moved to its track's estimate given ``latest`` too."""
+        if latest.cut:
+            return previous
+        tracks = {t.id: t for t in self.tracker.tracks}
+        faces = []
+        for face, track_id in zip(previous.faces, previous.ids, strict=True):
+            track = tracks.get(track_id)
+            refined = track is not None and track.lagged is not None and track.lagged_time == previous.time
+            faces.append(track.lagged if refined else face)
+        return replace(previous, faces=faces)
 
     def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
         """Swap the analysed faces into the frame, and keep them for ``carry``."""
@@ -196,6 +215,8 @@ class LivePipeline:
 
     ``submit(block=True)`` waits for room and loses nothing; ``block=False`` drops the oldest
     frame not yet started when the pipeline is full, and the next result names every drop.
+    With ``LiveSettings.lookahead`` a frame is swapped once the next one is analysed (``close``
+    flushes the last one).
     """
 
     def __init__(self, session: LiveSession, depth: int = 2) -> None:
@@ -244,16 +265,30 @@ class LivePipeline:
             thread.join(timeout=10)
 
     def _analyse_loop(self) -> None:
+        held = None  # with lookahead: the analysed frame waiting for the next one
         while True:
             item = self._inbox.get()
             if item is _STOP:
+                if held is not None:
+                    self._middle.put(held)
                 self._middle.put(_STOP)
                 return
             tag, frame, timestamp = item
             try:
-                self._middle.put((tag, self.session.analyse(frame, timestamp)))
+                analysis = self.session.analyse(frame, timestamp)
             except Exception as error:  # handed to the caller in order
+                if held is not None:
+                    self._middle.put(held)
+                    held = None
                 self._middle.put((tag, error))
+                continue
+            if held is not None:
+                self._middle.put((held[0], self.session.refine(held[1], analysis)))
+                held = None
+            if self.session.settings.lookahead:
+                held = (tag, analysis)
+            else:
+                self._middle.put((tag, analysis))
 
     def _render_loop(self) -> None:
         while True:

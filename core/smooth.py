@@ -28,7 +28,7 @@ class SmoothingSettings:
     """``kalman`` (constant velocity: no lag on steady motion) or ``one_euro`` (a low-pass)."""
     noise: float = 0.01
     """Kalman, face sizes: the detector's landmark noise (standard deviation)."""
-    accel: float = 0.1
+    accel: float = 0.3
     """Kalman: how freely the speed may change, in face sizes per second^1.5 (white-noise
     acceleration); higher follows sudden moves sooner and smooths less."""
     maneuver: float = 2.0
@@ -75,6 +75,9 @@ class OneEuro:
         self.value: np.ndarray | None = None
         self.speed: np.ndarray | None = None
         self.time: float | None = None
+        self.lagged: np.ndarray | None = None
+        """Always None: a low-pass has no estimate of the past to refine."""
+        self.lagged_time: float | None = None
         self._jumps = _Jumps(settings)
 
     def _restart(self, x: np.ndarray, t: float) -> np.ndarray:
@@ -113,10 +116,14 @@ class ConstantVelocity:
         self.velocity: np.ndarray | None = None
         self.covariance = np.zeros((2, 2))
         self.time: float | None = None
+        self.lagged: np.ndarray | None = None
+        """The previous sample's value refined by the latest one (a one-step fixed-lag smoother)."""
+        self.lagged_time: float | None = None
         self._jumps = _Jumps(settings)
 
     def _restart(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
         self.value, self.velocity, self.time = x.copy(), np.zeros_like(x), t
+        self.lagged = self.lagged_time = None
         # Position as sure as one detection; speed unknown (up to a face size per second).
         size = max(scale, 1.0)
         self.covariance = np.diag([(self.settings.noise * size) ** 2, size**2])
@@ -147,6 +154,11 @@ class ConstantVelocity:
             if surprise > 1.0:
                 p = carried + white * surprise**2
         gain = p[:, 0] / (p[0, 0] + r)
+        # Rauch-Tung-Striebel, one step back: the previous state moves by C times what this
+        # measurement changed in the prediction, C = P_prev F' P_pred^-1.
+        back = (self.covariance @ f.T @ np.linalg.inv(p))[0] @ gain
+        self.lagged = (self.value + back * innovation).astype(np.float32)
+        self.lagged_time = self.time
         self.value = predicted + gain[0] * innovation
         self.velocity = self.velocity + gain[1] * innovation
         self.covariance = p - np.outer(gain, p[0])

@@ -51,6 +51,9 @@ class Track:
     missed: int = 0
     hits: int = 1
     embedding: Embedding | None = None
+    lagged: Face | None = None
+    """The face at ``lagged_time`` (the previous measurement) refined by the latest one."""
+    lagged_time: float | None = None
 
     @property
     def size(self) -> float:
@@ -101,9 +104,14 @@ class Tracker:
     def _smooth(self, track: Track, measured: Face, t: float) -> None:
         points = np.vstack([measured.kps, measured.bbox.reshape(2, 2)])
         smoothed = track.filter(points, t, _size(measured))
-        track.face = Face(
-            bbox=smoothed[5:].reshape(4), kps=smoothed[:5], score=measured.score, embedding=track.embedding
-        )
+        track.face = self._face(smoothed, measured.score, track.embedding)
+        lagged = track.filter.lagged
+        track.lagged = None if lagged is None else self._face(lagged, measured.score, track.embedding)
+        track.lagged_time = track.filter.lagged_time
+
+    @staticmethod
+    def _face(points: np.ndarray, score: float, embedding: Embedding | None) -> Face:
+        return Face(bbox=points[5:].reshape(4), kps=points[:5], score=score, embedding=embedding)
 
     def _move(self, track: Track, measured: Face, t: float) -> None:
         dt = t - track.time

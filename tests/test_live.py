@@ -170,6 +170,33 @@ def test_pipeline_returns_every_frame_in_order(engine: Engine, clips_dir: Path) 
     assert all(np.array_equal(r.result.frame, e) for r, e in zip(results, expected, strict=True))
 
 
+def test_pipeline_with_lookahead_swaps_each_frame_with_landmarks_refined_by_the_next(
+    engine: Engine, clips_dir: Path
+) -> None:
+    frames = _frames(clips_dir / "clip_obama_zoom_3s.mp4", 12)
+    pipeline = LivePipeline(LiveSession(engine, LiveSettings(lookahead=True)))
+    for i, frame in enumerate(frames):
+        pipeline.submit(frame, i / 25, tag=i)
+    results = [pipeline.get(timeout=60) for _ in frames[:-1]]
+    with pytest.raises(queue.Empty):
+        pipeline.get(timeout=0.5)  # the last frame waits for a next one
+    pipeline.close()
+    results.append(pipeline.get(timeout=10))  # close flushes it
+    assert [r.tag for r in results] == list(range(len(frames)))
+    sequential = LiveSession(engine, LiveSettings(lookahead=True))
+    analyses = [sequential.analyse(frames[0], 0.0)]
+    expected = []
+    for i, frame in enumerate(frames[1:], 1):
+        analyses.append(sequential.analyse(frame, i / 25))
+        expected.append(sequential.refine(analyses[-2], analyses[-1]).faces)
+    expected.append(analyses[-1].faces)
+    for result, faces in zip(results, expected, strict=True):
+        assert len(result.result.swapped) == 1
+        assert np.array_equal(result.result.swapped[0].kps, faces[0].kps)
+    refined = [not np.array_equal(e[0].kps, a.faces[0].kps) for e, a in zip(expected, analyses, strict=True)]
+    assert all(refined[1:-1]), "every frame but the first (a restart) and the last moved with the next"
+
+
 def test_pipeline_without_waiting_reports_each_drop(engine: Engine, faces_dir: Path) -> None:
     frame = read(faces_dir / "obama_oval_office_1080p.jpg")
     pipeline = LivePipeline(LiveSession(engine), depth=1)

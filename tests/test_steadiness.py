@@ -28,18 +28,22 @@ def test_the_centred_fit_is_exact_on_quadratic_motion_and_sees_jitter() -> None:
     assert figures.samples == 32 * 5
 
 
-def _walk(filter_, size: float, speed: float, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A face moving at ``speed`` px/s, measured with ``noise`` px of jitter: (raw, filtered)."""
+def _walk(filter_, size: float, speed: float, noise: float, seed: int) -> tuple[np.ndarray, ...]:
+    """A face moving at ``speed`` px/s, measured with ``noise`` px of jitter.
+
+    Returns the measurements, the filter's output, and its output refined by the next sample.
+    """
     rng = np.random.default_rng(seed)
     shape = (ARCFACE_TEMPLATE - 56) / 112 * size + 300
-    raw, out = [], []
-    for i in range(150):
+    raw, out, lagged = [], [], []
+    for i in range(151):
         measured = (
             shape + np.array([speed * i / FPS, 0.3 * speed * i / FPS]) + rng.normal(0, noise, shape.shape)
         )
         raw.append(measured)
         out.append(filter_(measured, i / FPS, size))
-    return np.array(raw)[30:], np.array(out)[30:]
+        lagged.append(out[-1] if filter_.lagged is None else filter_.lagged)
+    return np.array(raw)[30:-1], np.array(out)[30:-1], np.array(lagged)[31:]
 
 
 @pytest.mark.parametrize(("size", "noise"), [(90, 0.8), (250, 1.2), (600, 2.5)])
@@ -47,14 +51,15 @@ def test_constant_velocity_filter_cuts_jitter_without_trailing_a_moving_face(
     size: float, noise: float
 ) -> None:
     speed = 0.8 * size  # px/s: a head crossing its own width in about a second
-    raw, kalman = _walk(ConstantVelocity(SmoothingSettings()), size, speed, noise, int(size))
-    figures = steadiness([(raw, kalman)])
-    eyes = figures.eye_distance
-    assert figures.ratio >= 3.0
-    assert figures.offset <= eyes / 50
-    _, one_euro = _walk(OneEuro(SmoothingSettings(method="one_euro")), size, speed, noise, int(size))
+    raw, kalman, refined = _walk(ConstantVelocity(SmoothingSettings()), size, speed, noise, int(size))
+    now = steadiness([(raw, kalman)])
+    ahead = steadiness([(raw, refined)])
+    eyes = now.eye_distance
+    assert now.ratio >= 2.0 and now.offset <= eyes / 50
+    assert ahead.ratio >= 3.0 and ahead.offset <= eyes / 50, "refined by the next sample"
+    _, one_euro, _ = _walk(OneEuro(SmoothingSettings(method="one_euro")), size, speed, noise, int(size))
     trailing = steadiness([(raw, one_euro)])
-    assert trailing.offset > 2 * figures.offset, "the low-pass trails; the Kalman filter does not"
+    assert trailing.offset > 2 * now.offset, "the low-pass trails; the Kalman filter does not"
 
 
 def test_constant_velocity_filter_snaps_to_a_jump() -> None:
