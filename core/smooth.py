@@ -12,6 +12,7 @@ innovation is many times the jitter seen so far) resets either filter to the new
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,33 +68,52 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
     return 1.0 / (1.0 + tau / dt)
 
 
-class OneEuro:
+class _Filter(ABC):
     """Filters one array of coordinates (any shape) sampled at known times."""
 
     def __init__(self, settings: SmoothingSettings) -> None:
         self.settings = settings
         self.value: np.ndarray | None = None
-        self.speed: np.ndarray | None = None
         self.time: float | None = None
         self.lagged: np.ndarray | None = None
-        """Always None: a low-pass has no estimate of the past to refine."""
+        """The previous sample's value refined by the latest one, where the filter can tell."""
         self.lagged_time: float | None = None
         self._jumps = _Jumps(settings)
 
-    def _restart(self, x: np.ndarray, t: float) -> np.ndarray:
-        self.value, self.speed, self.time = x.copy(), np.zeros_like(x), t
-        return x.astype(np.float32)
-
     def __call__(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
-        """The smoothed ``x`` at time ``t`` (seconds); ``scale`` is the face size in pixels."""
-        s = self.settings
+        """The filtered ``x`` at time ``t`` (seconds); ``scale`` is the face size in pixels."""
         x = np.asarray(x, dtype=np.float64)
-        if not s.enabled:
+        if not self.settings.enabled:
             return x.astype(np.float32)
         if self.value is None or self.time is None or t <= self.time or x.shape != self.value.shape:
-            return self._restart(x, t)
+            return self._restart(x, t, scale)
+        return self._step(x, t, scale)
+
+    def _restart(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
+        self.value, self.time = x.copy(), t
+        self.lagged = self.lagged_time = None
+        return x.astype(np.float32)
+
+    @abstractmethod
+    def _step(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
+        """The filtered ``x`` after the previous sample (``self.value`` at ``self.time``)."""
+
+
+class OneEuro(_Filter):
+    """A One-Euro low-pass: smooths a still face hard and opens up as it moves."""
+
+    def __init__(self, settings: SmoothingSettings) -> None:
+        super().__init__(settings)
+        self.speed: np.ndarray | None = None
+
+    def _restart(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
+        self.speed = np.zeros_like(x)
+        return super()._restart(x, t, scale)
+
+    def _step(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
+        s = self.settings
         if self._jumps(float(np.abs(x - self.value).mean())):
-            return self._restart(x, t)
+            return self._restart(x, t, scale)
         dt = t - self.time
         speed = (x - self.value) / dt / max(scale, 1.0)
         a_d = _alpha(s.d_cutoff, dt)
@@ -104,39 +124,26 @@ class OneEuro:
         return self.value.astype(np.float32)
 
 
-class ConstantVelocity:
-    """A constant-velocity Kalman filter over an array of coordinates sampled at known times.
+class ConstantVelocity(_Filter):
+    """A constant-velocity Kalman filter, with a one-step fixed-lag smoother (``lagged``).
 
     Every coordinate has the same noise and motion model, so they share one 2x2 covariance.
     """
 
     def __init__(self, settings: SmoothingSettings) -> None:
-        self.settings = settings
-        self.value: np.ndarray | None = None
+        super().__init__(settings)
         self.velocity: np.ndarray | None = None
         self.covariance = np.zeros((2, 2))
-        self.time: float | None = None
-        self.lagged: np.ndarray | None = None
-        """The previous sample's value refined by the latest one (a one-step fixed-lag smoother)."""
-        self.lagged_time: float | None = None
-        self._jumps = _Jumps(settings)
 
     def _restart(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
-        self.value, self.velocity, self.time = x.copy(), np.zeros_like(x), t
-        self.lagged = self.lagged_time = None
+        self.velocity = np.zeros_like(x)
         # Position as sure as one detection; speed unknown (up to a face size per second).
         size = max(scale, 1.0)
         self.covariance = np.diag([(self.settings.noise * size) ** 2, size**2])
-        return x.astype(np.float32)
+        return super()._restart(x, t, scale)
 
-    def __call__(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
-        """The filtered ``x`` at time ``t`` (seconds); ``scale`` is the face size in pixels."""
+    def _step(self, x: np.ndarray, t: float, scale: float) -> np.ndarray:
         s = self.settings
-        x = np.asarray(x, dtype=np.float64)
-        if not s.enabled:
-            return x.astype(np.float32)
-        if self.value is None or self.time is None or t <= self.time or x.shape != self.value.shape:
-            return self._restart(x, t, scale)
         dt = t - self.time
         predicted = self.value + self.velocity * dt
         innovation = x - predicted

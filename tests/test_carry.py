@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -10,30 +11,22 @@ import numpy as np
 import pytest
 from helpers import read
 
+from inswapper_live.core.bench import clip_frames
 from inswapper_live.core.carry import CarrySettings
-from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.engine import Engine
 from inswapper_live.core.live import LiveSession, LiveSettings
 
 FPS = 25.0
 
 
 @pytest.fixture(scope="module")
-def engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
-    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
-    e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
-    return e
+def engine(live_engine: Engine) -> Engine:
+    return live_engine
 
 
 @pytest.fixture(scope="module")
 def frames(clips_dir: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(clips_dir / "clip_obama_zoom_3s.mp4"))
-    out = []
-    while len(out) < 40:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(frame)
-    return out
+    return list(itertools.islice(clip_frames(clips_dir / "clip_obama_zoom_3s.mp4"), 40))
 
 
 def _camera(a: np.ndarray, b: np.ndarray) -> np.ndarray:

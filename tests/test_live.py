@@ -12,7 +12,7 @@ import pytest
 from helpers import read
 
 from inswapper_live.core.align import ARCFACE_TEMPLATE
-from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.engine import Engine
 from inswapper_live.core.live import LivePipeline, LiveSession, LiveSettings
 from inswapper_live.core.select import FaceSelection
 from inswapper_live.core.smooth import OneEuro, SmoothingSettings
@@ -73,10 +73,8 @@ def test_identities_hold_when_two_faces_cross() -> None:
 
 
 @pytest.fixture(scope="module")
-def engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
-    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
-    e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
-    return e
+def engine(live_engine: Engine) -> Engine:
+    return live_engine
 
 
 def _frames(path: Path, count: int = 75) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 from helpers import read
 from test_live import _paint_out
 
-from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.engine import Engine
 from inswapper_live.core.live import LiveSession
 from inswapper_live.core.scene import CutSettings, is_cut, thumbnail
 from inswapper_live.core.select import FaceSelection
@@ -18,10 +18,8 @@ from inswapper_live.core.types import Face
 
 
 @pytest.fixture(scope="module")
-def engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
-    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
-    e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
-    return e
+def engine(live_engine: Engine) -> Engine:
+    return live_engine
 
 
 @pytest.fixture(scope="module")
