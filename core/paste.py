@@ -102,8 +102,6 @@ def paste_into(
     given. At 0 this is exactly the reference recipe; at 1 a swapper that returns its input gives
     back the frame unchanged, and a real swap keeps the target's sharpness above the crop's
     resolution (a 128 crop of a 500 px face otherwise pastes back blurred).
-    ``coverage`` (crop-sized, float32 0..255) limits the paste to part of the crop: where a crop
-    made on another frame held pixels of that frame (see ``crop_coverage``).
     """
     height, width = frame.shape[:2]
     size = swapped.shape[0]
@@ -116,6 +114,8 @@ def paste_into(
     local[:, 2] -= (x0, y0)
     dsize = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
+    # ``coverage`` (crop-sized, 0..255) limits the paste to the part of a crop made on another
+    # frame that held pixels of that frame (``crop_coverage``); by default all of it.
     white = cv2.warpAffine(_white(size) if coverage is None else coverage, local, dsize, borderValue=0.0)
     mask = blend_mask(white)
     if blend != 1.0:
