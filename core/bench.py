@@ -17,7 +17,8 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,7 @@ from .align import warp_face
 from .engine import Engine, EngineSettings
 from .errors import InputError, SettingsError
 from .imageio import read_image
+from .jitter import Steadiness, carried_landmarks, head_motion_clip, head_path, steadiness
 from .live import LivePipeline, LiveSession, LiveSettings
 from .paste import paste_into
 from .restore import RestoreSettings, restore_swaps
@@ -44,6 +46,7 @@ from .synthetic import (
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 DATA_ENV = "INSWAPPER_LIVE_DATA"
+HEAD_FPS = 25.0
 
 
 class Timed:
@@ -197,35 +200,110 @@ def measure_case(
     return out
 
 
-def jitter(engine: Engine, clip: Path, settings: LiveSettings) -> tuple[float, float]:
-    """Mean landmark acceleration |x[t+1] - 2x[t] + x[t-1]| in pixels: raw detections vs the live session.
+def landmark_tracks(
+    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each face's raw (detected) and live (output) landmarks, frame by frame, through a live session.
 
-    The shared clips move a still photo smoothly, so what acceleration there is, is jitter.
+    A track is cut into runs of consecutive frames where the face was detected. With
+    ``settings.lookahead`` each frame's live landmarks are those refined by the next frame, as
+    ``LivePipeline`` swaps them.
     """
+    session = LiveSession(engine, settings)
+    runs: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    done: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
+    for index, frame in enumerate(frames):
+        session.analyse(frame, index / fps)
+        for track in session.tracker.tracks:
+            if track.missed or track.time != index / fps:
+                continue
+            run = runs.setdefault(track.id, [])
+            if run and run[-1][0] != index - 1:
+                done.append(run)
+                run = runs[track.id] = []
+            if (
+                settings.lookahead
+                and run
+                and track.lagged is not None
+                and track.lagged_time == run[-1][0] / fps
+            ):
+                run[-1] = (run[-1][0], run[-1][1], track.lagged.kps)
+            run.append((index, track.raw.kps, track.face.kps))
+    done += runs.values()
+    return [(np.stack([r for _, r, _ in run]), np.stack([v for _, _, v in run])) for run in done]
+
+
+def clip_frames(clip: Path) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(clip))
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        cap.release()
+
+
+def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings) -> Steadiness:
+    """Jitter and offset (``core.jitter``) of the live session on a video file."""
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    session = LiveSession(engine, settings)
-    raw: list[np.ndarray] = []
-    smooth: list[np.ndarray] = []
-    index = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        detected = sorted(engine.detect(frame), key=lambda f: f.center_x)
-        analysed = sorted(session.analyse(frame, index / fps).faces, key=lambda f: f.center_x)
-        if detected and len(detected) == len(analysed):
-            raw.append(np.stack([f.kps for f in detected]))
-            smooth.append(np.stack([f.kps for f in analysed]))
-        index += 1
-    if len(raw) < 3 or any(r.shape != raw[0].shape for r in raw):
-        raise InputError(f"{clip}: the faces are not found in every frame; pick a clip with steady faces.")
+    cap.release()
+    try:
+        return steadiness(landmark_tracks(engine, clip_frames(clip), fps, settings))
+    except ValueError as error:
+        raise InputError(f"{clip}: {error}; pick a clip with steady faces.") from error
 
-    def accel(track: list[np.ndarray]) -> float:
-        a = np.stack(track)
-        return float(np.abs(a[2:] - 2 * a[1:-1] + a[:-2]).mean())
 
-    return accel(raw), accel(smooth)
+@dataclass(frozen=True)
+class HeadMotion:
+    """The live session on a made-up clip of a moving head, against the known path."""
+
+    steadiness: Steadiness
+    raw_error: float
+    """Mean distance of the detected landmarks from the true ones, pixels."""
+    live_error: float
+
+
+def head_clip(
+    engine: Engine, photo: np.ndarray, frames: int = 250, seed: int = 1
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """A head from ``photo`` (eyes 37 px apart in a 640x360 frame, 25 fps) moving along
+    ``head_path``, and the true landmarks of each frame."""
+    faces = engine.detect(photo)
+    if not faces:
+        raise InputError("The head-motion photo has no face the detector finds.")
+    face = max(faces, key=lambda f: f.area)
+    clip, transforms = head_motion_clip(photo, face, (640, 360), 37.0, head_path(frames, HEAD_FPS, seed))
+    rest, at = head_motion_clip(photo, face, (640, 360), 37.0, np.array([[0.0, 0.0, 0.0, 1.0]]))
+    seen = engine.detect(rest[0])
+    if len(seen) != 1:
+        raise InputError("The head-motion clip's rest frame must show exactly one face.")
+    return clip, carried_landmarks(seen[0].kps, at[0], transforms)
+
+
+def head_motion(
+    engine: Engine, clip: list[np.ndarray], truth: np.ndarray, settings: LiveSettings
+) -> HeadMotion:
+    """The live session on a ``head_clip``, against its true landmarks."""
+    tracks = landmark_tracks(engine, clip, HEAD_FPS, settings)
+    if len(tracks) != 1 or len(tracks[0][0]) != len(clip):
+        raise InputError("The face was not tracked through the whole head-motion clip.")
+    raw, live = tracks[0]
+    return HeadMotion(
+        steadiness(tracks),
+        float(np.linalg.norm(raw - truth, axis=-1).mean()),
+        float(np.linalg.norm(live - truth, axis=-1).mean()),
+    )
+
+
+def print_steadiness(name: str, s: Steadiness) -> None:
+    print(
+        f"jitter {name}: raw {s.raw_jitter:.3f} px, live {s.live_jitter:.3f} px ({s.ratio:.1f}x lower); "
+        f"offset {s.offset:.3f} px = 1/{1 / max(s.offset_eyes, 1e-9):.0f} of the {s.eye_distance:.1f} px "
+        f"eye distance ({s.samples} landmark samples)"
+    )
 
 
 def _rss_mb() -> float:
@@ -360,10 +438,20 @@ def run(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
         if args.jitter:
+            print("jitter: mean distance of a landmark track from its centred quadratic fit over +-4 frames;")
+            print("offset: mean distance of the live landmarks from the fit of the raw detections")
             for clip in sorted((data / "video").glob("*.mp4")):
-                raw, smooth = jitter(engine, clip, LiveSettings())
+                print_steadiness(clip.name, clip_steadiness(engine, clip, LiveSettings()))
+                print_steadiness(
+                    f"{clip.name} +1 frame", clip_steadiness(engine, clip, LiveSettings(lookahead=True))
+                )
+            photo = read_image(data / "faces" / "obama_official_portrait.jpg").bgr
+            clip, truth = head_clip(engine, photo)
+            for name, settings in (("", LiveSettings()), (" +1 frame", LiveSettings(lookahead=True))):
+                head = head_motion(engine, clip, truth, settings)
+                print_steadiness(f"head motion{name}", head.steadiness)
                 print(
-                    f"jitter {clip.name}: raw {raw:.3f} px, smoothed {smooth:.3f} px per frame^2 "
-                    f"({raw / max(smooth, 1e-9):.1f}x lower)"
+                    f"head motion{name}: landmark error against the true path: raw {head.raw_error:.2f} px, "
+                    f"live {head.live_error:.2f} px"
                 )
     return 0

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import read
 
 from inswapper_live.core import synthetic
+from inswapper_live.core.engine import Engine, EngineSettings
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("INSWAPPER_LIVE_DATA", REPO.parent / "shared" / "data"))
@@ -88,3 +90,11 @@ def identity_512(synthetic_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def recognizer(synthetic_dir: Path) -> Path:
     return synthetic.make_recognizer(synthetic_dir / "arcface.onnx")
+
+
+@pytest.fixture(scope="module")
+def live_engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
+    """An engine with SCRFD-500m, the 128 synthetic swapper and Grace Hopper as the source."""
+    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
+    e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
+    return e

@@ -12,7 +12,7 @@ import pytest
 from helpers import read
 
 from inswapper_live.core.align import ARCFACE_TEMPLATE
-from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.engine import Engine
 from inswapper_live.core.live import LivePipeline, LiveSession, LiveSettings
 from inswapper_live.core.select import FaceSelection
 from inswapper_live.core.smooth import OneEuro, SmoothingSettings
@@ -73,10 +73,8 @@ def test_identities_hold_when_two_faces_cross() -> None:
 
 
 @pytest.fixture(scope="module")
-def engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
-    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
-    e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
-    return e
+def engine(live_engine: Engine) -> Engine:
+    return live_engine
 
 
 def _frames(path: Path, count: int = 75) -> list[np.ndarray]:
@@ -131,13 +129,25 @@ def test_chosen_face_sticks(engine: Engine, faces_dir: Path) -> None:
 def test_a_missed_detection_does_not_switch_the_swap_off(engine: Engine, faces_dir: Path) -> None:
     image = read(faces_dir / "grace_hopper.jpg")
     session = LiveSession(engine)
-    assert len(session.analyse(image, 0.0).faces) == 1
-    blank = np.full_like(image, 127)
+    first = session.analyse(image, 0.0).faces
+    assert len(first) == 1
+    blank = _paint_out(image, first)  # the detector misses; the rest of the frame is as it was
+    assert engine.detect(blank) == []
     coasting = session.analyse(blank, 1 / FPS)
-    assert len(coasting.faces) == 1, "a one-frame miss coasts on the last position"
-    for i in range(2, 6):
-        last = session.analyse(blank, i / FPS)
-    assert last.faces == []
+    assert len(coasting.faces) == 1 and not coasting.cut, "a one-frame miss coasts on the last position"
+    last = session.analyse(blank, 4 / FPS)
+    assert last.faces == [], "coasting ends after 100 ms"
+
+
+def _paint_out(image: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """``image`` with each face's box (grown by a quarter) filled with flat gray."""
+    out = image.copy()
+    for f in faces:
+        x1, y1, x2, y2 = f.bbox
+        grow = 0.25 * (x2 - x1)
+        x1, y1, x2, y2 = (int(v) for v in (x1 - grow, y1 - grow, x2 + grow, y2 + grow))
+        out[max(y1, 0) : y2, max(x1, 0) : x2] = 127
+    return out
 
 
 def test_pipeline_returns_every_frame_in_order(engine: Engine, clips_dir: Path) -> None:
@@ -156,6 +166,33 @@ def test_pipeline_returns_every_frame_in_order(engine: Engine, clips_dir: Path) 
     sequential = LiveSession(engine, LiveSettings(detect_every=2))
     expected = [sequential.process(f, i / 25).frame for i, f in enumerate(frames)]
     assert all(np.array_equal(r.result.frame, e) for r, e in zip(results, expected, strict=True))
+
+
+def test_pipeline_with_lookahead_swaps_each_frame_with_landmarks_refined_by_the_next(
+    engine: Engine, clips_dir: Path
+) -> None:
+    frames = _frames(clips_dir / "clip_obama_zoom_3s.mp4", 12)
+    pipeline = LivePipeline(LiveSession(engine, LiveSettings(lookahead=True)))
+    for i, frame in enumerate(frames):
+        pipeline.submit(frame, i / 25, tag=i)
+    results = [pipeline.get(timeout=60) for _ in frames[:-1]]
+    with pytest.raises(queue.Empty):
+        pipeline.get(timeout=0.5)  # the last frame waits for a next one
+    pipeline.close()
+    results.append(pipeline.get(timeout=10))  # close flushes it
+    assert [r.tag for r in results] == list(range(len(frames)))
+    sequential = LiveSession(engine, LiveSettings(lookahead=True))
+    analyses = [sequential.analyse(frames[0], 0.0)]
+    expected = []
+    for i, frame in enumerate(frames[1:], 1):
+        analyses.append(sequential.analyse(frame, i / 25))
+        expected.append(sequential.refine(analyses[-2], analyses[-1]).faces)
+    expected.append(analyses[-1].faces)
+    for result, faces in zip(results, expected, strict=True):
+        assert len(result.result.swapped) == 1
+        assert np.array_equal(result.result.swapped[0].kps, faces[0].kps)
+    refined = [not np.array_equal(e[0].kps, a.faces[0].kps) for e, a in zip(expected, analyses, strict=True)]
+    assert all(refined[1:-1]), "every frame but the first (a restart) and the last moved with the next"
 
 
 def test_pipeline_without_waiting_reports_each_drop(engine: Engine, faces_dir: Path) -> None:
