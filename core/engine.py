@@ -19,6 +19,7 @@ import numpy as np
 from .align import warp_face
 from .detect import Detector, DetectorSettings, load_detector
 from .errors import NoFaceError, SettingsError
+from .facemap import FaceMap, swap_by_source
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
@@ -85,6 +86,8 @@ class SwapResult:
     swapped: list[Face]
     regions: list[PasteRegion]
     """Where each swapped face changed the frame, with its blend mask."""
+    unmatched: tuple[str, ...] = ()
+    """Face-map entries that found no face in this frame (their labels)."""
 
     def mask(self) -> np.ndarray:
         """The blend weight of the swap at every pixel (H x W, 0..1)."""
@@ -103,6 +106,7 @@ class _State:
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
+    facemap: FaceMap | None = None
 
 
 class Engine:
@@ -130,7 +134,8 @@ class Engine:
             swapper = Swapper(swap_path, runtime)
         source = old.source if old else None
         latent = swapper.latent(source.embedding) if source is not None else None
-        return _State(settings, detector, det_path, swapper, source, latent, old.reference if old else None)
+        state = _State(settings, detector, det_path, swapper, source, latent, old.reference if old else None)
+        return replace(state, facemap=old.facemap) if old else state
 
     @property
     def settings(self) -> EngineSettings:
@@ -175,6 +180,16 @@ class Engine:
             state = self._state
             latent = state.swapper.latent(source.embedding) if source is not None else None
             self._state = replace(state, source=source, latent=latent)
+
+    @property
+    def facemap(self) -> FaceMap | None:
+        return self._state.facemap
+
+    def set_facemap(self, facemap: FaceMap | None) -> None:
+        """Give each target face its own source (see core/facemap.py); None goes back to one source."""
+        facemap = facemap.validate() if facemap is not None else None
+        with self._producer:
+            self._state = replace(self._state, facemap=facemap)
 
     def largest_face(self, image: Frame, name: str = "image") -> Face:
         """The largest face of ``image`` with its embedding; NoFaceError names ``name``."""
@@ -249,15 +264,22 @@ class Engine:
         return self._state.detector.detect(frame)
 
     def swap(
-        self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False, select: bool = True
+        self,
+        frame: Frame,
+        faces: list[Face] | None = None,
+        *,
+        in_place: bool = False,
+        select: bool = True,
+        sources: Sequence[SourceFace] | None = None,
     ) -> SwapResult:
         """Swap the selected faces of ``frame``.
 
         ``faces`` skips detection (a tracker's output); ``select=False`` swaps exactly those faces
-        (the live session chooses faces itself, so that the choice stays stable over frames).
+        (the live session chooses faces itself, so that the choice stays stable over frames), each
+        with its own ``sources`` entry when given. A face map gives each selected face its source.
         """
         state = self._state
-        if state.latent is None:
+        if state.latent is None and state.facemap is None and sources is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
         if faces is None:
             faces = state.detector.detect(frame)
@@ -270,15 +292,25 @@ class Engine:
             targets = selection.apply(faces, state.reference, embed)
         else:
             targets = list(faces)
+        unmatched: tuple[str, ...] = ()
+        if sources is None and state.facemap is not None:
+            embed = (lambda fs: self.recognizer().embed(frame, fs)) if state.facemap.needs_identity else None
+            assignment = state.facemap.assign(targets, state.settings.faces.order, embed)
+            targets, sources = assignment.faces, assignment.sources
+            unmatched = tuple(e.label for e in assignment.unmatched)
         size = max(state.settings.pixel_boost, state.swapper.size)
         if size % state.swapper.size:
             size = state.swapper.size
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
-        swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
+        crops = [crop for crop, _ in warped]
+        if sources is None:
+            swapped = state.swapper.swap_crops(crops, state.latent)
+        else:
+            swapped = swap_by_source(state.swapper, crops, sources)
         regions = []
         blend, detail = state.settings.blend, state.settings.detail
         for result, (crop, matrix) in zip(swapped, warped, strict=True):
             region = paste_into(out, result, matrix, blend, detail, crop)
             if region is not None:
                 regions.append(region)
-        return SwapResult(out, list(faces), targets, regions)
+        return SwapResult(out, list(faces), targets, regions, unmatched)

@@ -1,0 +1,77 @@
+"""Build a FaceMap from what users type: ``INDEX=SOURCE`` or ``REF.jpg=SOURCE`` (the CLI's ``--map``).
+
+SOURCE is an image (its largest face) or a saved face model. Every error names the mapping as
+the user wrote it, so the CLI, the OBS status line and the ComfyUI popup all point at it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .engine import Engine
+from .errors import InputError, SettingsError
+from .facemap import FaceMap, MapEntry
+from .imageio import read_image
+from .source import SourceFace
+
+FACE_MODEL_SUFFIXES = (".safetensors", ".npz")
+
+
+def split_mapping(spec: str) -> tuple[int | Path, Path]:
+    """``"1=b.jpg"`` -> (1, b.jpg); ``"ref.jpg=b.jpg"`` -> (ref.jpg, b.jpg)."""
+    match = re.fullmatch(r"\s*(\d+)\s*=(.+)", spec)
+    if match:
+        return int(match.group(1)), Path(match.group(2).strip())
+    # A reference path may itself hold "=": split where the left side names a file, else at the first.
+    cuts = [i for i, c in enumerate(spec) if c == "="]
+    for cut in cuts:
+        if Path(spec[:cut]).is_file():
+            return Path(spec[:cut]), Path(spec[cut + 1 :])
+    if not cuts or not spec[: cuts[0]].strip() or not spec[cuts[0] + 1 :].strip():
+        raise SettingsError(
+            f"Face mapping {spec!r} is not understood: write INDEX=SOURCE (0=anna.jpg) or "
+            "REFERENCE=SOURCE (bob_photo.jpg=anna.safetensors)."
+        )
+    return Path(spec[: cuts[0]]), Path(spec[cuts[0] + 1 :])
+
+
+def load_source(engine: Engine, path: Path, setting: str) -> SourceFace:
+    """A face model file, or the largest face of an image; errors name ``setting``."""
+    if not path.is_file():
+        raise InputError(f"{setting}: source {path} does not exist.")
+    try:
+        if path.suffix.lower() in FACE_MODEL_SUFFIXES:
+            return SourceFace.load(path)
+        return engine.analyse_source([read_image(path).bgr], [str(path)])
+    except InputError as error:
+        raise InputError(f"{setting}: {error}") from error
+
+
+def build_facemap(
+    engine: Engine,
+    specs: Sequence[str],
+    default: SourceFace | None = None,
+    setting: str = "--map",
+) -> FaceMap:
+    """The FaceMap of ``specs``; ``default`` swaps the faces no mapping takes."""
+    loaded: dict[Path, SourceFace] = {}
+    entries = []
+    for spec in specs:
+        target, source_path = split_mapping(spec)
+        name = f"{setting} {spec}"
+        key = source_path.resolve()
+        if key not in loaded:
+            loaded[key] = load_source(engine, source_path, name)
+        if isinstance(target, int):
+            entries.append(MapEntry(loaded[key], index=target, name=name))
+            continue
+        if not target.is_file():
+            raise InputError(f"{name}: reference photo {target} does not exist.")
+        try:
+            reference = engine.largest_face(read_image(target).bgr, str(target)).embedding
+        except InputError as error:
+            raise InputError(f"{name}: {error}") from error
+        entries.append(MapEntry(loaded[key], reference=reference, name=name))
+    return FaceMap(tuple(entries), default).validate()
