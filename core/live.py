@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 from .engine import Engine, SwapResult
+from .facemap_live import TrackMapper
 from .recognize import cosine
+from .source import SourceFace
 from .track import Track, Tracker, TrackerSettings
 from .types import Face, Frame
 
@@ -39,6 +41,8 @@ class Analysis:
     """The faces to swap (smoothed)."""
     tracks: int
     detected: bool
+    sources: list[SourceFace] | None = None
+    """With a face map: the source of each face."""
 
 
 class LiveSession:
@@ -52,17 +56,20 @@ class LiveSession:
         self._chosen: set[int] = set()
         self._selection = engine.settings.faces
         self._embedded_at: dict[int, int] = {}
+        self._mapper = TrackMapper()
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
             self.tracker = Tracker(settings.tracker)
             self._chosen.clear()
+            self._mapper.reset()
         self.settings = settings
 
     def reset(self) -> None:
         """Forget every track (a scene cut, a new source)."""
         self.tracker.reset()
         self._chosen.clear()
+        self._mapper.reset()
         self._frames = 0
 
     def analyse(self, frame: Frame, timestamp: float | None = None) -> Analysis:
@@ -80,11 +87,28 @@ class LiveSession:
             self._selection = self.engine.settings.faces
             self._chosen.clear()
         chosen = self._choose(frame, tracks, detect)
-        return Analysis(frame, [t.face for t in chosen], len(tracks), detect)
+        sources = None
+        if self.engine.facemap is not None:
+            alive = {t.id for t in self.tracker.tracks}
+            embed = lambda due: self._embed(frame, due)  # noqa: E731
+            chosen, sources = self._mapper.assign(
+                self.engine.facemap, chosen, alive, self._selection.order, embed
+            )
+        return Analysis(frame, [t.face for t in chosen], len(tracks), detect, sources)
+
+    def _embed(self, frame: Frame, tracks: list[Track]) -> None:
+        """Fill the identity of tracks the detector just measured (for a face map)."""
+        if tracks:
+            faces = [t.raw for t in tracks]
+            self.engine.recognizer().embed(frame, faces)
+            for t, f in zip(tracks, faces, strict=True):
+                t.embedding = f.embedding
 
     def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
         """Swap the analysed faces into the frame."""
-        return self.engine.swap(analysis.frame, faces=analysis.faces, in_place=in_place, select=False)
+        return self.engine.swap(
+            analysis.frame, faces=analysis.faces, in_place=in_place, select=False, sources=analysis.sources
+        )
 
     def process(self, frame: Frame, timestamp: float | None = None, in_place: bool = False) -> SwapResult:
         return self.render(self.analyse(frame, timestamp), in_place)

@@ -13,6 +13,7 @@ from inswapper_live.core.cli import main
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.errors import InputError, SettingsError
 from inswapper_live.core.facemap import FaceMap, MapEntry
+from inswapper_live.core.live import LiveSession
 from inswapper_live.core.mapping import build_facemap, split_mapping
 from inswapper_live.core.select import FaceSelection
 
@@ -184,3 +185,57 @@ def test_build_facemap_shares_one_source_per_file(engine: Engine, faces_dir: Pat
     assert facemap.entries[0].source is facemap.entries[1].source and len(facemap.sources()) == 1
     with pytest.raises(InputError, match="--map 0="):
         build_facemap(engine, [f"0={faces_dir / 'missing.jpg'}"])
+
+
+def _two_people(faces_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    image = read(faces_dir / "obama_biden_2faces.jpg")
+    return image[0:260, 200:420].copy(), image[10:270, 755:975].copy()
+
+
+def _scene(patches: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
+    canvas = np.full((560, 760, 3), 90, np.uint8)
+    for patch, x, y in patches:
+        canvas[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+    return canvas
+
+
+def test_live_mappings_follow_people_across_crossing_and_reentry(
+    faces_dir: Path, scrfd_500m: Path, swapper_128: Path, recognizer: Path, caplog
+) -> None:
+    engine = Engine(
+        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer))
+    )
+    first, second = _two_people(faces_dir)
+    src_a = engine.analyse_source([read(faces_dir / "grace_hopper.jpg")])
+    src_b = engine.analyse_source([read(faces_dir / "chris_pratt.jpeg")])
+    engine.set_facemap(
+        FaceMap((MapEntry(src_a, index=0), MapEntry(src_b, index=1), MapEntry(src_b, index=2, name="slot 3")))
+    )
+    session = LiveSession(engine)
+    checked = {"crossed": 0, "alone": 0, "back": 0}
+    bottom_ids: dict[str, set[int]] = {"crossed": set(), "alone": set(), "back": set()}
+    frames = []
+    for i in range(36):  # the first person goes right along the top, the second left along the bottom
+        frames.append(("crossed", [(first, 20 + 14 * i, 10), (second, 520 - 14 * i, 290)]))
+    for _ in range(40):  # the second person leaves for longer than the tracker remembers
+        frames.append(("alone", [(first, 510, 10)]))
+    for _ in range(10):  # and comes back on the left: position 0, where the first person started
+        frames.append(("back", [(first, 510, 10), (second, 30, 290)]))
+    for n, (phase, patches) in enumerate(frames):
+        analysis = session.analyse(_scene(patches), n / 30)
+        assert analysis.sources is not None
+        for face, source in zip(analysis.faces, analysis.sources, strict=True):
+            person = src_a if face.center_y < 280 else src_b  # each keeps to a row (a coasting face too)
+            assert source is person, f"frame {n} ({phase}): a face got the other person's source"
+            checked[phase] += 1
+        bottom_ids[phase] |= {t.id for t in session.tracker.visible() if t.face.center_y >= 280}
+    assert checked["crossed"] >= 60 and checked["alone"] >= 35 and checked["back"] >= 18
+    assert not bottom_ids["crossed"] & bottom_ids["back"], "the tracker forgot the second person: a new track"
+    assert "slot 3: only 2 face(s) in view" in caplog.text
+    # The rendered frame: each face swapped with its own source, exactly as a single-source swap.
+    result = session.render(analysis)
+    singles = [
+        engine.swap(analysis.frame, faces=[f], select=False, sources=[s]).frame
+        for f, s in zip(analysis.faces, analysis.sources, strict=True)
+    ]
+    assert np.array_equal(result.frame, _composite(analysis.frame, singles))
