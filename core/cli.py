@@ -35,6 +35,9 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--models-dir", help="folder searched first for models")
     p.add_argument(
+        "--genderage", default=d.genderage, help="gender and age model for --faces gender:/age: (buffalo_l's)"
+    )
+    p.add_argument(
         "--provider", default="auto", help="auto, cpu, cuda, tensorrt, coreml, directml, rocm, openvino"
     )
     p.add_argument("--threads", type=int, default=0, help="CPU threads per model (0: all cores)")
@@ -65,7 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     swap.add_argument("--target", required=True, type=Path, help="image or video to change")
     swap.add_argument("--output", required=True, type=Path, help="where to write the result")
-    swap.add_argument("--faces", default="all", help="all | largest | index:0,2 | similar:0.6 (default all)")
+    swap.add_argument(
+        "--faces",
+        default="all",
+        help="all | largest | index:0,2 | similar:0.6, and gender:female|male, age:20-40 alone or joined "
+        "with + (largest+gender:female) (default all)",
+    )
     swap.add_argument("--reference", type=Path, help="image of the face to match for --faces similar:X")
     swap.add_argument(
         "--pixel-boost", type=int, default=0, choices=(0, 256, 384, 512), help="crop size for 128 models"
@@ -98,6 +106,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> EngineSettings:
         swapper=args.swapper,
         detector=args.detector,
         recognizer=args.recognizer,
+        genderage=args.genderage,
         models_dir=args.models_dir,
         provider=args.provider,
         threads=args.threads,

@@ -13,10 +13,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .align import warp_face
+from .attributes import GenderAge
 from .detect import Detector, DetectorSettings, load_detector
 from .errors import NoFaceError, SettingsError
 from .facemap import FaceMap, swap_by_source
@@ -30,6 +32,7 @@ from .swap import Swapper
 from .types import Embedding, Face, Frame
 
 log = logging.getLogger(__name__)
+_M = TypeVar("_M")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class EngineSettings:
     swapper: str = "inswapper_128"
     detector: str = "det_10g"
     recognizer: str = "w600k_r50"
+    genderage: str = "genderage.onnx"
+    """Gender and age model (buffalo_l's), loaded only for a gender or age selection."""
     models_dir: str | None = None
     provider: str = "auto"
     threads: int = 0
@@ -113,6 +118,7 @@ class Engine:
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self._producer = threading.Lock()
         self._recognizer: tuple[tuple[str, str | None, RuntimeSettings], Recognizer] | None = None
+        self._genderage: tuple[tuple[str, str | None, RuntimeSettings], GenderAge] | None = None
         self._state = self._build(None, (settings or EngineSettings()).validate())
 
     # ---------------------------------------------------------------- state
@@ -162,16 +168,22 @@ class Engine:
 
     def recognizer(self) -> Recognizer:
         """The ArcFace model, loaded on first use (a saved face model needs none)."""
+        return self._lazy("_recognizer", self._state.settings.recognizer, Recognizer)
+
+    def genderage(self) -> GenderAge:
+        """The gender and age model, loaded on first use (only gender and age selections need it)."""
+        return self._lazy("_genderage", self._state.settings.genderage, GenderAge)
+
+    def _lazy(self, slot: str, name: str, load: Callable[[Path, RuntimeSettings], _M]) -> _M:
         settings = self._state.settings
-        key = (settings.recognizer, settings.models_dir, settings.runtime)
-        cached = self._recognizer
+        key = (name, settings.models_dir, settings.runtime)
+        cached = getattr(self, slot)
         if cached is None or cached[0] != key:
             with self._producer:
-                cached = self._recognizer
+                cached = getattr(self, slot)
                 if cached is None or cached[0] != key:
-                    path = resolve(settings.recognizer, settings.models_dir).path
-                    cached = (key, Recognizer(path, settings.runtime))
-                    self._recognizer = cached
+                    cached = (key, load(resolve(name, settings.models_dir).path, settings.runtime))
+                    setattr(self, slot, cached)
         return cached[1]
 
     # ---------------------------------------------------------------- sources
@@ -289,7 +301,10 @@ class Engine:
         if select:
             selection = state.settings.faces
             embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-            targets = selection.apply(faces, state.reference, embed)
+            attributes = (
+                (lambda fs: self.genderage().predict(frame, fs)) if selection.needs_attributes else None
+            )
+            targets = selection.apply(faces, state.reference, embed, attributes)
         else:
             targets = list(faces)
         unmatched: tuple[str, ...] = ()
