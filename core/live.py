@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .engine import Engine, SwapResult
 from .facemap_live import TrackMapper
@@ -57,6 +57,7 @@ class LiveSession:
         self._selection = engine.settings.faces
         self._embedded_at: dict[int, int] = {}
         self._mapper = TrackMapper()
+        self._attributes: dict[int, tuple[int | None, int | None]] = {}
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
@@ -86,6 +87,8 @@ class LiveSession:
         if self.engine.settings.faces != self._selection:
             self._selection = self.engine.settings.faces
             self._chosen.clear()
+        if self._selection.needs_attributes:
+            tracks = self._with_attributes(frame, tracks)
         chosen = self._choose(frame, tracks, detect)
         sources = None
         if self.engine.facemap is not None:
@@ -95,6 +98,21 @@ class LiveSession:
                 self.engine.facemap, chosen, alive, self._selection.order, embed
             )
         return Analysis(frame, [t.face for t in chosen], len(tracks), detect, sources)
+
+    def _with_attributes(self, frame: Frame, tracks: list[Track]) -> list[Track]:
+        """The tracks that pass the gender and age filters; each track is estimated once, when measured."""
+        alive = {t.id for t in self.tracker.tracks}
+        self._attributes = {k: v for k, v in self._attributes.items() if k in alive}
+        due = [t for t in tracks if t.id not in self._attributes and t.missed == 0]
+        if due:
+            self.engine.genderage().predict(frame, [t.raw for t in due])
+            self._attributes.update({t.id: (t.raw.gender, t.raw.age) for t in due})
+        kept = []
+        for t in tracks:
+            gender, age = self._attributes.get(t.id, (None, None))
+            if self._selection.keeps(replace(t.face, gender=gender, age=age)):
+                kept.append(t)
+        return kept
 
     def _embed(self, frame: Frame, tracks: list[Track]) -> None:
         """Fill the identity of tracks the detector just measured (for a face map)."""

@@ -128,3 +128,28 @@ def test_cli_faces_gender_with_a_map(
     assert main(["swap", "--target", str(target), "--output", str(tmp_path / "x.png"), "--source", str(source),
                  "--faces", "gender:female", *models[:4], "--genderage", str(tmp_path / "none.onnx"),
                  *models[6:]]) == 1  # fmt: skip
+
+
+def test_live_session_keeps_the_chosen_gender(
+    genderage: Path, scrfd_2_5g: Path, swapper_128: Path, recognizer: Path, faces_dir: Path
+) -> None:
+    from inswapper_live.core.live import LiveSession
+
+    engine = Engine(
+        EngineSettings(
+            swapper=str(swapper_128),
+            detector=str(scrfd_2_5g),
+            recognizer=str(recognizer),
+            genderage=str(genderage),
+            faces=FaceSelection.parse("gender:female"),
+        )
+    )
+    engine.set_source(engine.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
+    image = read(faces_dir / "pexels_group_meeting_4faces.jpeg")
+    expected = sorted(f.center_x for f in engine.swap(image).swapped)
+    assert 0 < len(expected) < len(engine.detect(image))
+    session = LiveSession(engine)
+    for i in range(4):
+        shifted = np.roll(image, 3 * i, axis=1)
+        chosen = sorted(f.center_x - 3 * i for f in session.analyse(shifted, i / 30).faces)
+        assert chosen == pytest.approx(expected, abs=15), f"frame {i}"  # smoothing lags a little
