@@ -75,3 +75,41 @@ def build_facemap(
             raise InputError(f"{name}: {error}") from error
         entries.append(MapEntry(loaded[key], reference=reference, name=name))
     return FaceMap(tuple(entries), default).validate()
+
+
+def _indices(text: str, setting: str) -> list[int]:
+    parts = [p for p in text.replace(" ", "").split(",") if p != ""]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise SettingsError(
+            f"{setting} {text!r} is not understood: write face numbers such as 0 or 0,1 (from 0)."
+        )
+    return [int(p) for p in parts]
+
+
+def indexed_facemap(
+    sources: Sequence[SourceFace],
+    source_indices: str,
+    target_indices: str,
+    source_setting: str = "source_faces_index",
+    target_setting: str = "input_faces_index",
+) -> FaceMap:
+    """ReActor's pairs: target face ``target_indices[i]`` gets ``sources[source_indices[i]]``; one
+    source index serves every target. Faces not named are left alone."""
+    chosen = _indices(source_indices, source_setting)
+    targets = _indices(target_indices, target_setting)
+    if len(chosen) == 1:
+        chosen *= len(targets)
+    if len(chosen) != len(targets):
+        raise SettingsError(
+            f"{source_setting} {source_indices!r} names {len(chosen)} sources but {target_setting} "
+            f"{target_indices!r} names {len(targets)} faces: give one source for all, or one per face."
+        )
+    entries = []
+    for s, t in zip(chosen, targets, strict=True):
+        if s >= len(sources):
+            raise SettingsError(
+                f"{source_setting} {source_indices!r}: source {s} does not exist; there are {len(sources)} "
+                f"source faces, numbered 0 to {len(sources) - 1}."
+            )
+        entries.append(MapEntry(sources[s], index=t, name=f"{target_setting} {t} (source {s})"))
+    return FaceMap(tuple(entries)).validate()
