@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Engine
@@ -15,6 +16,7 @@ from .errors import InputError, SettingsError
 from .facemap import FaceMap, MapEntry
 from .imageio import read_image
 from .source import SourceFace
+from .types import Embedding
 
 FACE_MODEL_SUFFIXES = (".safetensors", ".npz")
 
@@ -49,6 +51,16 @@ def load_source(engine: Engine, path: Path, setting: str) -> SourceFace:
         raise InputError(f"{setting}: {error}") from error
 
 
+def reference_identity(engine: Engine, path: Path, setting: str) -> Embedding:
+    """The identity of the largest face of a reference photo; errors name ``setting``."""
+    if not path.is_file():
+        raise InputError(f"{setting}: reference photo {path} does not exist.")
+    try:
+        return engine.largest_face(read_image(path).bgr, f"reference photo {path}").embedding  # type: ignore[return-value]
+    except InputError as error:
+        raise InputError(f"{setting}: {error}") from error
+
+
 def build_facemap(
     engine: Engine,
     specs: Sequence[str],
@@ -67,13 +79,7 @@ def build_facemap(
         if isinstance(target, int):
             entries.append(MapEntry(loaded[key], index=target, name=name))
             continue
-        if not target.is_file():
-            raise InputError(f"{name}: reference photo {target} does not exist.")
-        try:
-            reference = engine.largest_face(read_image(target).bgr, str(target)).embedding
-        except InputError as error:
-            raise InputError(f"{name}: {error}") from error
-        entries.append(MapEntry(loaded[key], reference=reference, name=name))
+        entries.append(MapEntry(loaded[key], reference=reference_identity(engine, target, name), name=name))
     return FaceMap(tuple(entries), default).validate()
 
 
@@ -113,3 +119,46 @@ def indexed_facemap(
             )
         entries.append(MapEntry(sources[s], index=t, name=f"{target_setting} {t} (source {s})"))
     return FaceMap(tuple(entries)).validate()
+
+
+@dataclass(frozen=True)
+class SourceSlot:
+    """One source slot of a plugin: its photos (averaged) or a face model, and its target face."""
+
+    name: str
+    """How the plugin names the slot in messages (``Slot 2``)."""
+    target: str
+    """A face index (``0``) or the path of a reference photo of the person."""
+    images: tuple[str, ...] = ()
+    face_model: str = ""
+
+
+def slot_facemap(engine: Engine, slots: Sequence[SourceSlot], default: SourceFace | None = None) -> FaceMap:
+    """The FaceMap of a plugin's source slots; ``default`` swaps the faces no slot takes."""
+    entries = []
+    for slot in slots:
+        if slot.face_model:
+            source = load_source(engine, Path(slot.face_model), f"{slot.name} face model")
+        elif slot.images:
+            missing = [p for p in slot.images if not Path(p).is_file()]
+            if missing:
+                raise InputError(f"{slot.name}: photo {missing[0]} does not exist.")
+            try:
+                images = [read_image(p).bgr for p in slot.images]
+                source = engine.analyse_source(images, [f"{slot.name} photo {p}" for p in slot.images])
+            except InputError as error:
+                raise InputError(f"{slot.name}: {error}") from error
+        else:
+            raise SettingsError(f"{slot.name} has no source: choose its photos or a saved face model.")
+        target = slot.target.strip()
+        if target.isdigit():
+            entries.append(MapEntry(source, index=int(target), name=slot.name))
+            continue
+        if not target:
+            raise SettingsError(
+                f"{slot.name} has no target: give a face index (0 is the first) or a reference photo."
+            )
+        entries.append(
+            MapEntry(source, reference=reference_identity(engine, Path(target), slot.name), name=slot.name)
+        )
+    return FaceMap(tuple(entries), default).validate()

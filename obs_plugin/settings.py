@@ -12,11 +12,13 @@ from typing import Any
 
 from ..core.engine import EngineSettings
 from ..core.errors import SettingsError
+from ..core.mapping import SourceSlot
 from ..core.select import FaceSelection
 
 SELECTION_MODES = ("all", "largest", "index", "similar")
 LABEL_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PIXEL_BOOSTS = (0, 256, 384, 512)
+MAX_SLOTS = 4
 _ENGINE = EngineSettings()
 
 
@@ -51,6 +53,21 @@ class FilterSettings:
     label_position: str = "bottom-right"
     label_size: int = 5
     """Label height in percent of the frame height."""
+    slot_count: int = 0
+    """Source slots in use (up to ``MAX_SLOTS``): each gives one face its own source; the source
+    above, if any, then swaps only the faces no slot takes."""
+    slot1_images: tuple[str, ...] = ()
+    slot1_face_model: str = ""
+    slot1_target: str = "0"
+    slot2_images: tuple[str, ...] = ()
+    slot2_face_model: str = ""
+    slot2_target: str = "1"
+    slot3_images: tuple[str, ...] = ()
+    slot3_face_model: str = ""
+    slot3_target: str = "2"
+    slot4_images: tuple[str, ...] = ()
+    slot4_face_model: str = ""
+    slot4_target: str = "3"
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> FilterSettings:
@@ -125,6 +142,26 @@ class FilterSettings:
             self.models_dir,
             self.det_thresh,
         )
+
+    def source_slots(self) -> list[SourceSlot]:
+        """The slots in use, for the core's ``slot_facemap``."""
+        if not 0 <= self.slot_count <= MAX_SLOTS:
+            raise SettingsError(
+                f"Source slots is {self.slot_count}; use 0 (one source for all) to {MAX_SLOTS}."
+            )
+        return [
+            SourceSlot(
+                f"Slot {n}",
+                getattr(self, f"slot{n}_target"),
+                getattr(self, f"slot{n}_images"),
+                getattr(self, f"slot{n}_face_model"),
+            )
+            for n in range(1, self.slot_count + 1)
+        ]
+
+    def slots_key(self) -> tuple[object, ...]:
+        """What the slots' face map depends on: it is built again only when this changes."""
+        return (tuple(self.source_slots()), *self.source_key())
 
     def reference_key(self) -> tuple[object, ...]:
         return (self.reference_image if self.selection == "similar" else "", *self.source_key()[2:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,8 @@ from inswapper_live.core.facemap import FaceMap, MapEntry
 from inswapper_live.core.live import LiveSession
 from inswapper_live.core.mapping import build_facemap, split_mapping
 from inswapper_live.core.select import FaceSelection
+from inswapper_live.obs_plugin.model import SwapModel
+from inswapper_live.obs_plugin.settings import FilterSettings
 
 
 @pytest.fixture
@@ -239,3 +242,62 @@ def test_live_mappings_follow_people_across_crossing_and_reentry(
         for f, s in zip(analysis.faces, analysis.sources, strict=True)
     ]
     assert np.array_equal(result.frame, _composite(analysis.frame, singles))
+
+
+def _obs_ready(settings: FilterSettings) -> SwapModel:
+    model = SwapModel()
+    model.configure(settings)
+    assert model.status.state == "ready", model.status
+    return model
+
+
+def test_obs_source_slots(
+    tmp_path: Path, faces_dir: Path, swapper_128: Path, recognizer: Path, scrfd_2_5g: Path, caplog
+) -> None:
+    image = read(faces_dir / "obama_biden_2faces.jpg")
+    reference = tmp_path / "right person.png"
+    cv2.imwrite(str(reference), image[0:400, 650:1100])
+    grace = str(faces_dir / "grace_hopper.jpg")
+    face_model = str(tmp_path / "pratt.npz")
+    engine = Engine(
+        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))
+    )
+    engine.analyse_source([read(faces_dir / "chris_pratt.jpeg")]).save(face_model)
+    base = FilterSettings(
+        swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer), threads=1
+    )
+    slots = replace(
+        base,
+        slot_count=2,
+        slot1_images=(grace,),
+        slot1_target="0",
+        slot2_face_model=face_model,
+        slot2_target="1",
+    )
+    mapped = _obs_ready(slots).process(image.copy()).frame
+    singles = [
+        _obs_ready(replace(base, source_images=(grace,), selection="index", indices="0"))
+        .process(image.copy())
+        .frame,
+        _obs_ready(replace(base, face_model=face_model, selection="index", indices="1"))
+        .process(image.copy())
+        .frame,
+    ]
+    assert np.array_equal(mapped, _composite(image, singles))
+    by_reference = _obs_ready(replace(slots, slot2_target=str(reference))).process(image.copy()).frame
+    assert np.array_equal(by_reference, mapped), "a reference photo finds the same person as index 1"
+    # A slot whose face is not in view is a warning; the other slots go on.
+    caplog.clear()
+    missing = _obs_ready(replace(slots, slot2_target="5")).process(image.copy()).frame
+    assert np.array_equal(missing, singles[0]) and "Slot 2: only 2 face(s) in view" in caplog.text
+    for changes, message in (
+        ({"slot2_face_model": ""}, "Slot 2 has no source"),
+        ({"slot2_target": "0"}, "Face 0 is mapped twice (Slot 1 and Slot 2)"),
+        ({"slot2_target": str(tmp_path / "nobody.jpg")}, "Slot 2: reference photo"),
+        ({"slot1_images": (str(tmp_path / "gone.jpg"),)}, "Slot 1: photo"),
+        ({"slot2_face_model": str(tmp_path / "gone.npz")}, "Slot 2 face model: source"),
+        ({"slot_count": 9}, "Source slots is 9"),
+    ):
+        model = SwapModel()
+        model.configure(replace(slots, **changes))
+        assert model.status.state == "error" and message in model.status.message, (changes, model.status)
