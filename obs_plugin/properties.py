@@ -26,7 +26,7 @@ from .libobs import (
     ModifiedFn,
     text,
 )
-from .settings import LABEL_POSITIONS, MAX_SLOTS, PIXEL_BOOSTS, SELECTION_MODES, FilterSettings
+from .settings import GENDERS, LABEL_POSITIONS, MAX_SLOTS, PIXEL_BOOSTS, SELECTION_MODES, FilterSettings
 
 STATUS_KEY = "status"
 LICENCE_KEY = "licence"
@@ -214,6 +214,10 @@ def build(
             props, _b(f"slot{n}_target"), _b(f"Slot {n}: target face (index from 0, or a reference photo's path)"),
             OBS_TEXT_DEFAULT,
         )  # fmt: skip
+    string_list("gender", "Only faces of gender", [(g.capitalize(), g) for g in GENDERS])
+    obs.obs_properties_add_text(
+        props, b"age_range", b"Only faces aged (e.g. 20-40; empty = any)", OBS_TEXT_DEFAULT
+    )
     boost = obs.obs_properties_add_list(
         props, b"pixel_boost", b"Pixel boost", OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_INT
     )

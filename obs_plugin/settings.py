@@ -7,7 +7,7 @@ the same settings; the properties panel (``properties.py``) is built from the sa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
 from ..core.engine import EngineSettings
@@ -16,6 +16,7 @@ from ..core.mapping import SourceSlot
 from ..core.select import FaceSelection
 
 SELECTION_MODES = ("all", "largest", "index", "similar")
+GENDERS = ("any", "female", "male")
 LABEL_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PIXEL_BOOSTS = (0, 256, 384, 512)
 MAX_SLOTS = 4
@@ -43,6 +44,10 @@ class FilterSettings:
     threshold: float = 0.6
     """For ``similar``: cosine similarity to the reference face."""
     reference_image: str = ""
+    gender: str = "any"
+    """Swap only women or men (genderage.onnx); ``any`` keeps every face."""
+    age_range: str = ""
+    """Swap only faces of this estimated age, such as ``20-40``; empty keeps every face."""
     pixel_boost: int = 0
     blend: float = 1.0
     det_thresh: float = _ENGINE.det_thresh
@@ -96,6 +101,24 @@ class FilterSettings:
 
     def face_selection(self) -> FaceSelection:
         """The engine's selection; SettingsError names the setting when it makes no sense."""
+        selection = self._mode_selection()
+        if self.gender not in GENDERS:
+            raise SettingsError(f"Gender {self.gender!r} is unknown: choose one of {', '.join(GENDERS)}.")
+        filters = [
+            f"gender:{self.gender}" if self.gender != "any" else "",
+            f"age:{self.age_range}" if self.age_range else "",
+        ]
+        if not any(filters):
+            return selection
+        try:
+            chosen = FaceSelection.parse("+".join(f for f in filters if f))
+        except SettingsError as error:
+            raise SettingsError(
+                f"Age range {self.age_range!r} is not understood: write years such as 20-40."
+            ) from error
+        return replace(selection, gender=chosen.gender, age=chosen.age)
+
+    def _mode_selection(self) -> FaceSelection:
         if self.selection not in SELECTION_MODES:
             raise SettingsError(
                 f"Face selection {self.selection!r} is unknown: choose one of {', '.join(SELECTION_MODES)}."
