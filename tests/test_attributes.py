@@ -71,17 +71,20 @@ def test_parse_gender_and_age_alone_and_combined() -> None:
             FaceSelection.parse(bad)
 
 
-def test_engine_swaps_only_the_faces_of_the_chosen_gender_and_age(
-    genderage: Path, scrfd_2_5g: Path, swapper_128: Path, recognizer: Path, faces_dir: Path
-) -> None:
-    engine = Engine(
-        EngineSettings(
-            swapper=str(swapper_128),
-            detector=str(scrfd_2_5g),
-            recognizer=str(recognizer),
-            genderage=str(genderage),
-        )
+@pytest.fixture
+def engine(genderage: Path, scrfd_2_5g: Path, swapper_128: Path, recognizer: Path) -> Engine:
+    settings = EngineSettings(
+        swapper=str(swapper_128),
+        detector=str(scrfd_2_5g),
+        recognizer=str(recognizer),
+        genderage=str(genderage),
     )
+    return Engine(settings)
+
+
+def test_engine_swaps_only_the_faces_of_the_chosen_gender_and_age(
+    engine: Engine, genderage: Path, faces_dir: Path
+) -> None:
     engine.set_source(engine.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
     image = read(faces_dir / "pexels_group_meeting_4faces.jpeg")
     everyone = engine.detect(image)
@@ -130,20 +133,10 @@ def test_cli_faces_gender_with_a_map(
                  *models[6:]]) == 1  # fmt: skip
 
 
-def test_live_session_keeps_the_chosen_gender(
-    genderage: Path, scrfd_2_5g: Path, swapper_128: Path, recognizer: Path, faces_dir: Path
-) -> None:
+def test_live_session_keeps_the_chosen_gender(engine: Engine, faces_dir: Path) -> None:
     from inswapper_live.core.live import LiveSession
 
-    engine = Engine(
-        EngineSettings(
-            swapper=str(swapper_128),
-            detector=str(scrfd_2_5g),
-            recognizer=str(recognizer),
-            genderage=str(genderage),
-            faces=FaceSelection.parse("gender:female"),
-        )
-    )
+    engine.update(faces=FaceSelection.parse("gender:female"))
     engine.set_source(engine.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
     image = read(faces_dir / "pexels_group_meeting_4faces.jpeg")
     expected = sorted(f.center_x for f in engine.swap(image).swapped)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import read
+from test_cli import models as cli_models  # noqa: F401 (fixture "models": the CLI's model options)
 
 from inswapper_live.core.cli import main
 from inswapper_live.core.engine import Engine, EngineSettings
@@ -19,16 +20,6 @@ from inswapper_live.core.mapping import build_facemap, split_mapping
 from inswapper_live.core.select import FaceSelection
 from inswapper_live.obs_plugin.model import SwapModel
 from inswapper_live.obs_plugin.settings import FilterSettings
-
-
-@pytest.fixture
-def models(swapper_128: Path, recognizer: Path, data_dir: Path) -> list[str]:
-    return [
-        "--swapper", str(swapper_128),
-        "--recognizer", str(recognizer),
-        "--detector", "det_2.5g",
-        "--models-dir", str(data_dir / "models"),
-    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
