@@ -201,6 +201,11 @@ def cmd_swap(args: argparse.Namespace) -> int:
         return 0
     image = read_image(args.target)
     result = engine.swap(image.bgr)
+    if result.conflicts:
+        raise SettingsError(
+            f"{'; '.join(result.conflicts)} in {args.target}: the same face is mapped twice. Map it once. "
+            "Nothing was written."
+        )
     if result.unmatched:
         raise SettingsError(
             f"{'; '.join(result.unmatched)}: no such face in {args.target}, which has {len(result.faces)} "

@@ -93,6 +93,8 @@ class SwapResult:
     """Where each swapped face changed the frame, with its blend mask."""
     unmatched: tuple[str, ...] = ()
     """Face-map entries that found no face in this frame (their labels)."""
+    conflicts: tuple[str, ...] = ()
+    """Face-map entries that took the same face (a message for each pair)."""
 
     def mask(self) -> np.ndarray:
         """The blend weight of the swap at every pixel (H x W, 0..1)."""
@@ -308,11 +310,13 @@ class Engine:
         else:
             targets = list(faces)
         unmatched: tuple[str, ...] = ()
+        conflicts: tuple[str, ...] = ()
         if sources is None and state.facemap is not None:
             embed = (lambda fs: self.recognizer().embed(frame, fs)) if state.facemap.needs_identity else None
             assignment = state.facemap.assign(targets, state.settings.faces.order, embed)
             targets, sources = assignment.faces, assignment.sources
             unmatched = tuple(e.label for e in assignment.unmatched)
+            conflicts = tuple(f"{a.label} and {b.label} both take one face" for a, b in assignment.conflicts)
         size = max(state.settings.pixel_boost, state.swapper.size)
         if size % state.swapper.size:
             size = state.swapper.size
@@ -328,4 +332,4 @@ class Engine:
             region = paste_into(out, result, matrix, blend, detail, crop)
             if region is not None:
                 regions.append(region)
-        return SwapResult(out, list(faces), targets, regions, unmatched)
+        return SwapResult(out, list(faces), targets, regions, unmatched, conflicts)

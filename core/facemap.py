@@ -8,7 +8,7 @@ One source for every face is the simple case: ``FaceMap.single(source)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import SettingsError
 from .recognize import cosine
@@ -54,6 +54,8 @@ class Assignment:
     """The entry each face got its source from; None for the default source."""
     unmatched: list[MapEntry]
     """Index entries beyond the faces present, and reference entries no face matched."""
+    conflicts: list[tuple[MapEntry, MapEntry]] = field(default_factory=list)
+    """(index entry, reference entry) pairs that both take one face; the index entry has it."""
 
 
 @dataclass(frozen=True)
@@ -128,20 +130,25 @@ class FaceMap:
             else:
                 unmatched.append(entry)
         by_reference = [e for e in self.entries if e.reference is not None]
+        conflicts: list[tuple[MapEntry, MapEntry]] = []
         if by_reference:
-            rest = [f for i, f in enumerate(ordered) if i not in chosen]
-            missing = [f for f in rest if f.embedding is None]
+            missing = [f for f in ordered if f.embedding is None]
             if missing and embed is not None:
                 embed(missing)
             matched: set[int] = set()
             for i, face in enumerate(ordered):
-                if i in chosen or face.embedding is None:
+                if face.embedding is None:
                     continue
                 scores = [(cosine(face.embedding, e.reference), n) for n, e in enumerate(by_reference)]  # type: ignore[arg-type]
                 score, best = max(scores)
-                if score >= self.threshold:
-                    chosen[i] = by_reference[best]
-                    matched.add(best)
+                if score < self.threshold:
+                    continue
+                taken = chosen.get(i)
+                if taken is not None:
+                    conflicts.append((taken, by_reference[best]))
+                    continue
+                chosen[i] = by_reference[best]
+                matched.add(best)
             unmatched += [e for n, e in enumerate(by_reference) if n not in matched]
         if self.default is not None:
             for i in range(len(ordered)):
@@ -149,7 +156,7 @@ class FaceMap:
         keep = sorted(chosen)
         entries = [chosen[i] for i in keep]
         sources = [e.source if e is not None else self.default for e in entries]
-        return Assignment([ordered[i] for i in keep], sources, entries, unmatched)  # type: ignore[arg-type]
+        return Assignment([ordered[i] for i in keep], sources, entries, unmatched, conflicts)  # type: ignore[arg-type]
 
 
 def swap_by_source(swapper: Swapper, crops: Sequence[Frame], sources: Sequence[SourceFace]) -> list[Frame]:

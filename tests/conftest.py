@@ -88,3 +88,14 @@ def identity_512(synthetic_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def recognizer(synthetic_dir: Path) -> Path:
     return synthetic.make_recognizer(synthetic_dir / "arcface.onnx")
+
+
+@pytest.fixture
+def cli_models(swapper_128: Path, recognizer: Path, data_dir: Path) -> list[str]:
+    """CLI model options: the synthetic swapper and recogniser, the real SCRFD 2.5g detector."""
+    return [
+        "--swapper", str(swapper_128),
+        "--recognizer", str(recognizer),
+        "--detector", "det_2.5g",
+        "--models-dir", str(data_dir / "models"),
+    ]  # fmt: skip

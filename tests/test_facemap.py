@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 from helpers import read
-from test_cli import models as cli_models  # noqa: F401 (fixture "models": the CLI's model options)
 
 from inswapper_live.core.cli import main
 from inswapper_live.core.engine import Engine, EngineSettings
@@ -42,15 +41,19 @@ def _composite(original: np.ndarray, singles: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def test_cli_map_equals_each_single_source_swap(tmp_path: Path, faces_dir: Path, models: list[str]) -> None:
+def test_cli_map_equals_each_single_source_swap(
+    tmp_path: Path, faces_dir: Path, cli_models: list[str]
+) -> None:
     """The issue's done-when check, with one source an image and one a saved face model."""
     target = faces_dir / "obama_biden_2faces.jpg"
     a, b = faces_dir / "grace_hopper.jpg", tmp_path / "b.safetensors"
-    assert main(["face", "--source", str(faces_dir / "chris_pratt.jpeg"), "--output", str(b), *models]) == 0
+    assert (
+        main(["face", "--source", str(faces_dir / "chris_pratt.jpeg"), "--output", str(b), *cli_models]) == 0
+    )
 
     def swap(name: str, *args: str) -> np.ndarray:
         out = tmp_path / f"{name}.png"
-        assert main(["swap", "--target", str(target), "--output", str(out), *args, *models]) == 0
+        assert main(["swap", "--target", str(target), "--output", str(out), *args, *cli_models]) == 0
         return read(out)
 
     mapped = swap("mapped", "--map", f"0={a}", "--map", f"1={b}")
@@ -65,7 +68,7 @@ def test_cli_map_equals_each_single_source_swap(tmp_path: Path, faces_dir: Path,
     assert np.array_equal(with_default, mapped)
 
 
-def test_cli_map_by_reference_photo(tmp_path: Path, faces_dir: Path, models: list[str]) -> None:
+def test_cli_map_by_reference_photo(tmp_path: Path, faces_dir: Path, cli_models: list[str]) -> None:
     target = faces_dir / "obama_biden_2faces.jpg"
     image = read(target)
     # The reference: a crop around the right-hand face (the same person, in another picture).
@@ -73,7 +76,7 @@ def test_cli_map_by_reference_photo(tmp_path: Path, faces_dir: Path, models: lis
     cv2.imwrite(str(reference), image[0:400, 650:1100])
     source = faces_dir / "grace_hopper.jpg"
     by_ref, by_index = tmp_path / "ref.png", tmp_path / "index.png"
-    common = ["--target", str(target), *models]
+    common = ["--target", str(target), *cli_models]
     assert main(["swap", "--map", f"{reference}={source}", "--output", str(by_ref), *common]) == 0
     assert (
         main(["swap", "--source", str(source), "--faces", "index:1", "--output", str(by_index), *common]) == 0
@@ -126,7 +129,9 @@ def test_default_source_and_selection_with_a_map(engine: Engine, faces_dir: Path
     assert np.array_equal(result.frame, expected)
 
 
-def test_bad_mappings_name_the_setting(tmp_path: Path, faces_dir: Path, models: list[str], caplog) -> None:
+def test_bad_mappings_name_the_setting(
+    tmp_path: Path, faces_dir: Path, cli_models: list[str], caplog
+) -> None:
     target = faces_dir / "obama_biden_2faces.jpg"
     source = faces_dir / "grace_hopper.jpg"
 
@@ -134,7 +139,7 @@ def test_bad_mappings_name_the_setting(tmp_path: Path, faces_dir: Path, models: 
         caplog.clear()
         args = [a for m in maps for a in ("--map", m)]
         out = tmp_path / "out.png"
-        code = main(["swap", "--target", str(target), "--output", str(out), *args, *models])
+        code = main(["swap", "--target", str(target), "--output", str(out), *args, *cli_models])
         assert code == 0 or not out.exists(), "a failed swap writes nothing"
         return code
 
@@ -153,11 +158,18 @@ def test_bad_mappings_name_the_setting(tmp_path: Path, faces_dir: Path, models: 
     assert swap(f"{target}={source}", f"{target}={source}") == 1
     assert "the same face would be mapped twice" in caplog.text
     assert swap("0:grace.jpg") == 1 and "is not understood" in caplog.text
+    right = tmp_path / "right person.png"
+    cv2.imwrite(str(right), read(target)[0:400, 650:1100])
+    assert swap(f"1={source}", f"{right}={faces_dir / 'chris_pratt.jpeg'}") == 1
+    assert (
+        f"--map 1={source} and --map {right}=" in caplog.text
+        and "the same face is mapped twice" in caplog.text
+    )
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((200, 200, 3), 127, np.uint8))
     assert swap(f"{blank}={source}") == 1
     assert "No face found" in caplog.text and "--map" in caplog.text
-    assert main(["swap", "--target", str(target), "--output", str(tmp_path / "o.png"), *models]) == 1
+    assert main(["swap", "--target", str(target), "--output", str(tmp_path / "o.png"), *cli_models]) == 1
     assert "swap needs a source" in caplog.text
 
 
