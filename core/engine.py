@@ -20,7 +20,7 @@ import numpy as np
 from .align import warp_face
 from .attributes import GenderAge
 from .detect import Detector, DetectorSettings, load_detector
-from .errors import NoFaceError, SettingsError
+from .errors import ModelNotFoundError, NoFaceError, SettingsError
 from .facemap import FaceMap, swap_by_source
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
@@ -174,7 +174,13 @@ class Engine:
 
     def genderage(self) -> GenderAge:
         """The gender and age model, loaded on first use (only gender and age selections need it)."""
-        return self._lazy("_genderage", self._state.settings.genderage, GenderAge)
+        try:
+            return self._lazy("_genderage", self._state.settings.genderage, GenderAge)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(
+                f"Gender and age selection needs genderage.onnx from InsightFace's buffalo_l: put it in a "
+                f"models folder or give its path (genderage setting, CLI --genderage). {error}"
+            ) from error
 
     def _lazy(self, slot: str, name: str, load: Callable[[Path, RuntimeSettings], _M]) -> _M:
         settings = self._state.settings

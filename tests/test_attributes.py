@@ -103,13 +103,10 @@ def test_engine_swaps_only_the_faces_of_the_chosen_gender_and_age(
 
 
 def test_cli_faces_gender_with_a_map(
-    tmp_path: Path, genderage: Path, swapper_128: Path, recognizer: Path, data_dir: Path, faces_dir: Path
+    tmp_path: Path, genderage: Path, cli_models: list[str], data_dir: Path, faces_dir: Path, caplog
 ) -> None:
     """Map indices count the faces the gender filter keeps: 0 is the leftmost woman."""
-    models = [
-        "--swapper", str(swapper_128), "--recognizer", str(recognizer), "--genderage", str(genderage),
-        "--detector", "det_2.5g", "--models-dir", str(data_dir / "models"),
-    ]  # fmt: skip
+    models = [*cli_models, "--genderage", str(genderage)]
     target = faces_dir / "pexels_group_meeting_4faces.jpeg"
     source = faces_dir / "grace_hopper.jpg"
 
@@ -128,9 +125,10 @@ def test_cli_faces_gender_with_a_map(
     index = next(i for i, f in enumerate(ordered) if f.gender == 0)
     single = swap("single", "--source", str(source), "--faces", f"index:{index}")
     assert np.array_equal(mapped, single)
-    assert main(["swap", "--target", str(target), "--output", str(tmp_path / "x.png"), "--source", str(source),
-                 "--faces", "gender:female", *models[:4], "--genderage", str(tmp_path / "none.onnx"),
-                 *models[6:]]) == 1  # fmt: skip
+    missing = [*cli_models, "--genderage", str(tmp_path / "none.onnx")]
+    args = ["--target", str(target), "--output", str(tmp_path / "x.png"), "--source", str(source)]
+    assert main(["swap", *args, "--faces", "gender:female", *missing]) == 1
+    assert "needs genderage.onnx" in caplog.text and "none.onnx" in caplog.text
 
 
 def test_live_session_keeps_the_chosen_gender(engine: Engine, faces_dir: Path) -> None:
