@@ -7,12 +7,16 @@ carry the project prefix, because ComfyUI shares both namespaces between every i
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Engine
 from ..core.errors import InputError, OutputError, SettingsError
+from ..core.facemap import FaceMap
+from ..core.mapping import indexed_facemap
 from ..core.recognize import cosine
 from ..core.restore import RestoreSettings
 from ..core.select import ORDERS, FaceSelection
@@ -23,9 +27,12 @@ from .loading import file_state, load_engine, locate, model_choices, provider_ch
 if TYPE_CHECKING:
     import torch
 
+log = logging.getLogger(__name__)
 CATEGORY = "inswapper-live"
 MODEL_TYPE = "INSWAPPER_LIVE_MODEL"
 FACE_TYPE = "INSWAPPER_LIVE_FACE"
+FACE_LIST_TYPE = "INSWAPPER_LIVE_FACE_LIST"
+GENDERS = ("any", "female", "male")
 PIXEL_BOOSTS = ("native", "256", "384", "512")
 FACE_SUFFIX = ".safetensors"
 NO_RESTORE = "none"
@@ -259,6 +266,31 @@ class SwapFace:
                     {"tooltip": "Keep the swap inside this mask (one for all frames or one each)."},
                 ),
                 **_restore_inputs(optional=True),
+                "face_list": (
+                    FACE_LIST_TYPE,
+                    {"tooltip": "More source faces (Make Face List), numbered from 1 after source_face."},
+                ),
+                "source_faces_index": (
+                    "STRING",
+                    {
+                        "default": "0",
+                        "tooltip": "Which source gives each face of input_faces_index: 0 is source_face, 1.. "
+                        "the face_list's; one number serves every face.",
+                    },
+                ),
+                "input_faces_index": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "tooltip": "Faces to swap, each with its own source (0,1 counted in face_order among "
+                        "the target_faces); empty swaps source_face into all target_faces.",
+                    },
+                ),
+                "target_gender": (list(GENDERS), {"default": "any", "tooltip": "Swap only women or men."}),
+                "target_age": (
+                    "STRING",
+                    {"default": "", "tooltip": "Swap only faces of this estimated age, such as 20-40."},
+                ),
             },
         }
 
@@ -277,12 +309,25 @@ class SwapFace:
         restore_model: str = NO_RESTORE,
         restore_blend: float = RestoreSettings.blend,
         codeformer_fidelity: float = RestoreSettings.fidelity,
+        face_list: tuple[SourceFace, ...] | None = None,
+        source_faces_index: str = "0",
+        input_faces_index: str = "",
+        target_gender: str = "any",
+        target_age: str = "",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
         limit = tensors.limit_mask(mask, count, height, width)
+        selection = _with_attributes(
+            _selection(target_faces, face_order, reference_face, similarity_threshold),
+            target_gender,
+            target_age,
+        )
+        if selection.needs_attributes:
+            swap_model.update(genderage=str(locate("genderage.onnx", "target_gender / target_age")))
+        swap_model.set_facemap(_facemap(source_face, face_list, source_faces_index, input_faces_index))
         swap_model.update(
-            faces=_selection(target_faces, face_order, reference_face, similarity_threshold),
+            faces=selection,
             pixel_boost=0 if pixel_boost == "native" else int(pixel_boost),
             blend=float(blend),
             restore=_restore_settings(restore_model, restore_blend, codeformer_fidelity),
@@ -291,11 +336,15 @@ class SwapFace:
         swap_model.set_reference(reference_face.embedding if reference_face is not None else None)
         out, masks = tensors.output_batch(images)
         bar = comfy_adapter.progress_bar(count)
+        unmatched: Counter[str] = Counter()
         for i in range(count):
             comfy_adapter.check_interrupt()
             result = swap_model.swap(tensors.to_bgr(images[i]), in_place=True)
             tensors.write_swap(out, masks, i, result)
+            unmatched.update(result.unmatched)
             bar.update(1)
+        for label, frames in unmatched.items():
+            log.warning("SwapFace: %s found no face in %d of %d frames.", label, frames, count)
         return tensors.apply_limit(out, images, masks, limit)
 
 
@@ -351,6 +400,45 @@ class RestoreFace:
     RETURN_NAMES = ("images",)
     OUTPUT_TOOLTIPS = ("The frames with their faces restored (same size and channels).",)
     FUNCTION = "restore"
+def _with_attributes(selection: FaceSelection, gender: str, age: str) -> FaceSelection:
+    """The selection with SwapFace's gender and age widgets added."""
+    if gender == "any" and not age.strip():
+        return selection
+    spec = "+".join(
+        p for p in (f"gender:{gender}" if gender != "any" else "", f"age:{age}" if age.strip() else "") if p
+    )
+    try:
+        filters = FaceSelection.parse(spec)
+    except SettingsError as error:
+        raise SettingsError(
+            f"target_age {age!r} is not understood: write a range of years such as 20-40."
+        ) from error
+    return replace(selection, gender=filters.gender, age=filters.age)
+
+
+def _facemap(
+    source_face: SourceFace, face_list: tuple[SourceFace, ...] | None, source_index: str, input_index: str
+) -> FaceMap | None:
+    """ReActor's index pairs over [source_face, *face_list]; None swaps source_face into every chosen face."""
+    if not input_index.strip():
+        if face_list:
+            raise SettingsError(
+                "SwapFace has a face_list connected but input_faces_index is empty: say which faces get "
+                "which sources (input_faces_index 0,1 with source_faces_index 1,2), or disconnect face_list."
+            )
+        return None
+    return indexed_facemap([source_face, *(face_list or ())], source_index, input_index)
+
+
+class MakeFaceList:
+    DESCRIPTION = (
+        "Collects source faces (Extract Source or Load Face Model outputs) into a list for Swap Face's "
+        "face_list, so that each target face gets its own source."
+    )
+    RETURN_TYPES = (FACE_LIST_TYPE,)
+    RETURN_NAMES = ("face_list",)
+    OUTPUT_TOOLTIPS = ("The faces in order: face_1 first (chained lists before them).",)
+    FUNCTION = "collect"
     CATEGORY = CATEGORY
 
     @classmethod
@@ -387,6 +475,23 @@ class RestoreFace:
             tensors.write_swap(out, masks, i, result)
             bar.update(1)
         return (out,)
+        optional: dict[str, tuple[Any, ...]] = {f"face_{i}": (FACE_TYPE,) for i in range(2, 5)}
+        optional["face_list"] = (
+            FACE_LIST_TYPE,
+            {"tooltip": "A list to extend (chain several of these nodes)."},
+        )
+        return {"required": {"face_1": (FACE_TYPE,)}, "optional": optional}
+
+    def collect(
+        self,
+        face_1: SourceFace,
+        face_2: SourceFace | None = None,
+        face_3: SourceFace | None = None,
+        face_4: SourceFace | None = None,
+        face_list: tuple[SourceFace, ...] | None = None,
+    ) -> tuple[tuple[SourceFace, ...]]:
+        faces = (face_1, face_2, face_3, face_4)
+        return ((*(face_list or ()), *(f for f in faces if f is not None)),)
 
 
 def _face_file(name: str) -> str:
@@ -508,6 +613,7 @@ NODES: dict[str, tuple[type, str]] = {
     "InswapperLiveSaveFaceModel": (SaveFaceModel, "Save Face Model (inswapper-live)"),
     "InswapperLiveLoadFaceModel": (LoadFaceModel, "Load Face Model (inswapper-live)"),
     "InswapperLiveFaceSimilarity": (FaceSimilarity, "Face Similarity (inswapper-live)"),
+    "InswapperLiveMakeFaceList": (MakeFaceList, "Make Face List (inswapper-live)"),
 }
 NODE_CLASS_MAPPINGS: dict[str, type] = {node_id: cls for node_id, (cls, _) in NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {node_id: name for node_id, (_, name) in NODES.items()}

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .engine import Engine, EngineSettings
 from .errors import InswapperLiveError, NoFaceError, SettingsError
 from .imageio import check_writable, read_image, write_image
 from .manifest import load_manifest
+from .mapping import build_facemap
 from .resolve import resolve, search_dirs
 from .restore import RESTORERS, RestoreSettings
 from .runtime import available_providers
@@ -34,6 +36,9 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--models-dir", help="folder searched first for models")
     p.add_argument(
+        "--genderage", default=d.genderage, help="gender and age model for --faces gender:/age: (buffalo_l's)"
+    )
+    p.add_argument(
         "--provider", default="auto", help="auto, cpu, cuda, tensorrt, coreml, directml, rocm, openvino"
     )
     p.add_argument("--threads", type=int, default=0, help="CPU threads per model (0: all cores)")
@@ -50,12 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     swap = sub.add_parser("swap", help="swap faces in an image or a video")
-    src = swap.add_mutually_exclusive_group(required=True)
+    src = swap.add_mutually_exclusive_group()
     src.add_argument("--source", action="append", type=Path, help="source image (repeat to average several)")
     src.add_argument("--face-model", type=Path, help="saved face model (.safetensors or .npz)")
+    swap.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="TARGET=SOURCE",
+        help="give one face its own source (repeatable): INDEX=SOURCE counts faces in the --faces order "
+        "from 0, REF.jpg=SOURCE takes faces like REF's; SOURCE is an image or a face model. Faces no "
+        "--map takes keep their look unless --source or --face-model is also given",
+    )
     swap.add_argument("--target", required=True, type=Path, help="image or video to change")
     swap.add_argument("--output", required=True, type=Path, help="where to write the result")
-    swap.add_argument("--faces", default="all", help="all | largest | index:0,2 | similar:0.6 (default all)")
+    swap.add_argument(
+        "--faces",
+        default="all",
+        help="all | largest | index:0,2 | similar:0.6, and gender:female|male, age:20-40 alone or joined "
+        "with + (largest+gender:female) (default all)",
+    )
     swap.add_argument("--reference", type=Path, help="image of the face to match for --faces similar:X")
     swap.add_argument(
         "--pixel-boost", type=int, default=0, choices=(0, 256, 384, 512), help="crop size for 128 models"
@@ -116,6 +135,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> EngineSettings:
         swapper=args.swapper,
         detector=args.detector,
         recognizer=args.recognizer,
+        genderage=args.genderage,
         models_dir=args.models_dir,
         provider=args.provider,
         threads=args.threads,
@@ -175,19 +195,33 @@ def cmd_swap(args: argparse.Namespace) -> int:
             restore=_restore_settings(args),
         )
     )
-    source = SourceFace.load(args.face_model) if args.face_model else _source(engine, args.source)
-    engine.set_source(source)
+    if args.face_model:
+        source = SourceFace.load(args.face_model)
+    elif args.source:
+        source = _source(engine, args.source)
+    elif args.map:
+        source = None
+    else:
+        raise SettingsError(
+            "swap needs a source: give --source IMAGE, --face-model FILE or --map TARGET=SOURCE."
+        )
+    if args.map:
+        engine.set_facemap(build_facemap(engine, args.map, source))
+    else:
+        engine.set_source(source)
     if args.reference is not None:
         engine.set_reference(
             engine.largest_face(read_image(args.reference).bgr, str(args.reference)).embedding
         )
     if is_video(args.target):
         frames_without_face = 0
+        frames_unmatched: Counter[str] = Counter()
 
         def swap_frame(frame):
             nonlocal frames_without_face
             result = engine.swap(frame)
             frames_without_face += not result.swapped
+            frames_unmatched.update(result.unmatched)
             return result.frame
 
         progress = _Progress(args.target.name)
@@ -198,9 +232,22 @@ def cmd_swap(args: argparse.Namespace) -> int:
             log.warning(
                 "%d of %d frames had no face to swap; they are unchanged.", frames_without_face, report.frames
             )
+        for label, count in frames_unmatched.items():
+            log.warning("%s found no face in %d of %d frames.", label, count, report.frames)
         return 0
     image = read_image(args.target)
     result = engine.swap(image.bgr)
+    if result.conflicts:
+        raise SettingsError(
+            f"{'; '.join(result.conflicts)} in {args.target}: the same face is mapped twice. Map it once. "
+            "Nothing was written."
+        )
+    if result.unmatched:
+        raise SettingsError(
+            f"{'; '.join(result.unmatched)}: no such face in {args.target}, which has {len(result.faces)} "
+            f"faces (indices count the faces --faces {selection} keeps, {selection.order}, from 0; a "
+            "reference photo needs a face like its own). Nothing was written."
+        )
     if not result.swapped:
         what = (
             "no face"

@@ -13,12 +13,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .align import warp_face
+from .attributes import GenderAge
 from .detect import Detector, DetectorSettings, load_detector
-from .errors import NoFaceError, SettingsError
+from .errors import ModelNotFoundError, NoFaceError, SettingsError
+from .facemap import FaceMap, swap_by_source
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
@@ -30,6 +33,7 @@ from .swap import Swapper
 from .types import Embedding, Face, Frame, Matrix
 
 log = logging.getLogger(__name__)
+_M = TypeVar("_M")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class EngineSettings:
     swapper: str = "inswapper_128"
     detector: str = "det_10g"
     recognizer: str = "w600k_r50"
+    genderage: str = "genderage.onnx"
+    """Gender and age model (buffalo_l's), loaded only for a gender or age selection."""
     models_dir: str | None = None
     provider: str = "auto"
     threads: int = 0
@@ -91,6 +97,10 @@ class SwapResult:
     """Where each swapped face changed the frame, with its blend mask."""
     crops: list[SwappedCrop] = field(default_factory=list)
     """What the swapper made for each swapped face, so a live session can paste it again later."""
+    unmatched: tuple[str, ...] = ()
+    """Face-map entries that found no face in this frame (their labels)."""
+    conflicts: tuple[str, ...] = ()
+    """Face-map entries that took the same face (a message for each pair)."""
 
     def mask(self) -> np.ndarray:
         """The blend weight of the swap at every pixel (H x W, 0..1)."""
@@ -119,12 +129,14 @@ class _State:
     latent: np.ndarray | None = None
     reference: Embedding | None = None
     restorer: Restorer | None = None
+    facemap: FaceMap | None = None
 
 
 class Engine:
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self._producer = threading.Lock()
         self._recognizer: tuple[tuple[str, str | None, RuntimeSettings], Recognizer] | None = None
+        self._genderage: tuple[tuple[str, str | None, RuntimeSettings], GenderAge] | None = None
         self._state = self._build(None, (settings or EngineSettings()).validate())
 
     # ---------------------------------------------------------------- state
@@ -148,7 +160,15 @@ class Engine:
         latent = swapper.latent(source.embedding) if source is not None else None
         restorer = _restorer(old, settings)
         return _State(
-            settings, detector, det_path, swapper, source, latent, old.reference if old else None, restorer
+            settings,
+            detector,
+            det_path,
+            swapper,
+            source,
+            latent,
+            old.reference if old else None,
+            restorer,
+            old.facemap if old else None,
         )
 
     @property
@@ -176,16 +196,28 @@ class Engine:
 
     def recognizer(self) -> Recognizer:
         """The ArcFace model, loaded on first use (a saved face model needs none)."""
+        return self._lazy("_recognizer", self._state.settings.recognizer, Recognizer)
+
+    def genderage(self) -> GenderAge:
+        """The gender and age model, loaded on first use (only gender and age selections need it)."""
+        try:
+            return self._lazy("_genderage", self._state.settings.genderage, GenderAge)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(
+                f"Gender and age selection needs genderage.onnx from InsightFace's buffalo_l: put it in a "
+                f"models folder or give its path (genderage setting, CLI --genderage). {error}"
+            ) from error
+
+    def _lazy(self, slot: str, name: str, load: Callable[[Path, RuntimeSettings], _M]) -> _M:
         settings = self._state.settings
-        key = (settings.recognizer, settings.models_dir, settings.runtime)
-        cached = self._recognizer
+        key = (name, settings.models_dir, settings.runtime)
+        cached = getattr(self, slot)
         if cached is None or cached[0] != key:
             with self._producer:
-                cached = self._recognizer
+                cached = getattr(self, slot)
                 if cached is None or cached[0] != key:
-                    path = resolve(settings.recognizer, settings.models_dir).path
-                    cached = (key, Recognizer(path, settings.runtime))
-                    self._recognizer = cached
+                    cached = (key, load(resolve(name, settings.models_dir).path, settings.runtime))
+                    setattr(self, slot, cached)
         return cached[1]
 
     # ---------------------------------------------------------------- sources
@@ -194,6 +226,16 @@ class Engine:
             state = self._state
             latent = state.swapper.latent(source.embedding) if source is not None else None
             self._state = replace(state, source=source, latent=latent)
+
+    @property
+    def facemap(self) -> FaceMap | None:
+        return self._state.facemap
+
+    def set_facemap(self, facemap: FaceMap | None) -> None:
+        """Give each target face its own source (see core/facemap.py); None goes back to one source."""
+        facemap = facemap.validate() if facemap is not None else None
+        with self._producer:
+            self._state = replace(self._state, facemap=facemap)
 
     def largest_face(self, image: Frame, name: str = "image") -> Face:
         """The largest face of ``image`` with its embedding; NoFaceError names ``name``."""
@@ -268,15 +310,22 @@ class Engine:
         return self._state.detector.detect(frame)
 
     def swap(
-        self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False, select: bool = True
+        self,
+        frame: Frame,
+        faces: list[Face] | None = None,
+        *,
+        in_place: bool = False,
+        select: bool = True,
+        sources: Sequence[SourceFace] | None = None,
     ) -> SwapResult:
         """Swap the selected faces of ``frame``.
 
         ``faces`` skips detection (a tracker's output); ``select=False`` swaps exactly those faces
-        (the live session chooses faces itself, so that the choice stays stable over frames).
+        (the live session chooses faces itself, so that the choice stays stable over frames), each
+        with its own ``sources`` entry when given. A face map gives each selected face its source.
         """
         state = self._state
-        if state.latent is None:
+        if state.latent is None and state.facemap is None and sources is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
         if faces is None:
             faces = state.detector.detect(frame)
@@ -286,14 +335,29 @@ class Engine:
         if select:
             selection = state.settings.faces
             embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-            targets = selection.apply(faces, state.reference, embed)
+            attributes = (
+                (lambda fs: self.genderage().predict(frame, fs)) if selection.needs_attributes else None
+            )
+            targets = selection.apply(faces, state.reference, embed, attributes)
         else:
             targets = list(faces)
+        unmatched: tuple[str, ...] = ()
+        conflicts: tuple[str, ...] = ()
+        if sources is None and state.facemap is not None:
+            embed = (lambda fs: self.recognizer().embed(frame, fs)) if state.facemap.needs_identity else None
+            assignment = state.facemap.assign(targets, state.settings.faces.order, embed)
+            targets, sources = assignment.faces, assignment.sources
+            unmatched = tuple(e.label for e in assignment.unmatched)
+            conflicts = tuple(f"{a.label} and {b.label} both take one face" for a, b in assignment.conflicts)
         size = max(state.settings.pixel_boost, state.swapper.size)
         if size % state.swapper.size:
             size = state.swapper.size
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
-        swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
+        crops = [crop for crop, _ in warped]
+        if sources is None:
+            swapped = state.swapper.swap_crops(crops, state.latent)
+        else:
+            swapped = swap_by_source(state.swapper, crops, sources)
         if state.restorer is not None:
             swapped, warped = restore_swaps(state.restorer, state.settings.restore, frame, swapped, warped)
         regions = []
@@ -302,8 +366,8 @@ class Engine:
             region = paste_into(out, result, matrix, blend, detail, crop)
             if region is not None:
                 regions.append(region)
-        crops = [SwappedCrop(r, c, m) for r, (c, m) in zip(swapped, warped, strict=True)]
-        return SwapResult(out, list(faces), targets, regions, crops)
+        kept = [SwappedCrop(r, c, m) for r, (c, m) in zip(swapped, warped, strict=True)]
+        return SwapResult(out, list(faces), targets, regions, kept, unmatched, conflicts)
 
     def restore(self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False) -> SwapResult:
         """Restore the selected faces of ``frame`` with the restore setting's model, without a swap."""

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field, replace
 
 from .carry import Carrier, CarrySettings, Reference
 from .engine import Engine, SwapResult
+from .facemap_live import TrackMapper
 from .recognize import cosine
 from .scene import CutSettings, is_cut, thumbnail
+from .source import SourceFace
 from .track import Track, Tracker, TrackerSettings
 from .types import Face, Frame
 
@@ -54,6 +56,8 @@ class Analysis:
     """The frame starts a new scene: everything from before it was dropped."""
     ids: tuple[int, ...] = ()
     """The track of each face."""
+    sources: list[SourceFace] | None = None
+    """With a face map: the source of each face."""
 
 
 class LiveSession:
@@ -75,11 +79,14 @@ class LiveSession:
         self.carrier = Carrier()
         self.cuts = 0
         """Scene cuts seen by ``analyse`` so far."""
+        self._mapper = TrackMapper()
+        self._attributes: dict[int, tuple[int | None, int | None]] = {}
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
             self.tracker = Tracker(settings.tracker)
             self._chosen.clear()
+            self._mapper.reset()
         self.settings = settings
 
     def reset(self) -> None:
@@ -87,6 +94,7 @@ class LiveSession:
         self.tracker.reset()
         self._chosen.clear()
         self._embedded_at.clear()
+        self._mapper.reset()
         self._frames = 0
         self.carrier.drop()
 
@@ -110,9 +118,18 @@ class LiveSession:
         if self.engine.settings.faces != self._selection:
             self._selection = self.engine.settings.faces
             self._chosen.clear()
+        if self._selection.needs_attributes:
+            tracks = self._with_attributes(frame, tracks)
         chosen = self._choose(frame, tracks, detect)
+        sources = None
+        if self.engine.facemap is not None:
+            alive = {t.id for t in self.tracker.tracks}
+            embed = lambda due: self._embed(frame, due)  # noqa: E731
+            chosen, sources = self._mapper.assign(
+                self.engine.facemap, chosen, alive, self._selection.order, embed
+            )
         return Analysis(
-            frame, [t.face for t in chosen], len(tracks), detect, t, cut, tuple(t.id for t in chosen)
+            frame, [t.face for t in chosen], len(tracks), detect, t, cut, tuple(t.id for t in chosen), sources
         )
 
     def refine(self, previous: Analysis, latest: Analysis) -> Analysis:
@@ -127,11 +144,36 @@ class LiveSession:
             faces.append(track.lagged if refined else face)
         return replace(previous, faces=faces)
 
+    def _with_attributes(self, frame: Frame, tracks: list[Track]) -> list[Track]:
+        """The tracks that pass the gender and age filters; each track is estimated once, when measured."""
+        alive = {t.id for t in self.tracker.tracks}
+        self._attributes = {k: v for k, v in self._attributes.items() if k in alive}
+        due = [t for t in tracks if t.id not in self._attributes and t.missed == 0]
+        if due:
+            self.engine.genderage().predict(frame, [t.raw for t in due])
+            self._attributes.update({t.id: (t.raw.gender, t.raw.age) for t in due})
+        kept = []
+        for t in tracks:
+            gender, age = self._attributes.get(t.id, (None, None))
+            if self._selection.keeps(replace(t.face, gender=gender, age=age)):
+                kept.append(t)
+        return kept
+
+    def _embed(self, frame: Frame, tracks: list[Track]) -> None:
+        """Fill the identity of tracks the detector just measured (for a face map)."""
+        if tracks:
+            faces = [t.raw for t in tracks]
+            self.engine.recognizer().embed(frame, faces)
+            for t, f in zip(tracks, faces, strict=True):
+                t.embedding = f.embedding
+
     def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
         """Swap the analysed faces into the frame, and keep them for ``carry``."""
         keep = self.settings.carry.enabled
         reference = Reference.of(analysis.frame) if keep else None  # before an in-place swap
-        result = self.engine.swap(analysis.frame, faces=analysis.faces, in_place=in_place, select=False)
+        result = self.engine.swap(
+            analysis.frame, faces=analysis.faces, in_place=in_place, select=False, sources=analysis.sources
+        )
         if reference is not None:
             self.carrier.publish(result, reference, analysis.time)
         return result

@@ -125,6 +125,43 @@ def make_recognizer(path: Path | str, size: int = 112, *, seed: int = 1) -> Path
     return _save(graph, path)
 
 
+def make_genderage(path: Path | str, size: int = 96, *, batch: bool = True, seed: int = 2) -> Path:
+    """A genderage.onnx-contract model: ``data`` [N,3,size,size] -> ``fc1`` [N,3] = female and male
+    scores, age / 100. Its first node is ``bn_data``, as in the mxnet export, so inputs are raw 0..255."""
+    rng = np.random.default_rng(seed)
+    pool = size // 8
+    features = 3 * 8 * 8
+    n = "N" if batch else 1
+    inp = helper.make_tensor_value_info("data", TensorProto.FLOAT, [n, 3, size, size])
+    out = helper.make_tensor_value_info("fc1", TensorProto.FLOAT, [n, 3])
+    nodes = [
+        helper.make_node(
+            "BatchNormalization",
+            ["data", "bn_scale", "bn_bias", "bn_mean", "bn_var"],
+            ["bn"],
+            epsilon=1e-5,
+            name="bn_data",
+        ),
+        helper.make_node(
+            "AveragePool", ["bn"], ["pooled"], kernel_shape=[pool, pool], strides=[pool, pool], name="pool"
+        ),
+        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1, name="flatten"),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["fc1"], name="fc1"),
+    ]
+    weights = rng.normal(scale=2.0 / np.sqrt(features), size=(features, 3)) * [1.0, 1.0, 0.5]
+    weights -= weights.mean(axis=0)  # scores follow the pattern of the face, not its brightness
+    inits = [
+        _init("bn_scale", np.full(3, 1.0 / 255.0), np.float32),
+        _init("bn_bias", np.zeros(3), np.float32),
+        _init("bn_mean", np.zeros(3), np.float32),
+        _init("bn_var", np.ones(3), np.float32),
+        _init("fc_w", weights, np.float32),
+        _init("fc_b", [0.0, 0.0, 0.38], np.float32),
+    ]
+    graph = helper.make_graph(nodes, "synthetic_genderage", [inp], [out], inits)
+    return _save(graph, path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Cost-true stand-ins: same I/O as the real swappers and close to their published cost, for
 # benchmarks. FLOPs count 2 per multiply-add (convolutions and matrix products).

@@ -29,6 +29,9 @@ class Face:
     kps: Landmarks
     score: float
     embedding: Embedding | None = None
+    gender: int | None = None
+    """0 female, 1 male; filled only when a selection asks for it (core/attributes.py)."""
+    age: int | None = None
 
     @property
     def area(self) -> float:

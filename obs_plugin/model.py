@@ -14,6 +14,7 @@ from ..core.engine import Engine, SwapResult
 from ..core.errors import InswapperLiveError, SettingsError
 from ..core.imageio import read_image
 from ..core.live import LiveSession, LiveSettings
+from ..core.mapping import slot_facemap
 from ..core.source import SourceFace
 from ..core.types import Frame
 from .formats import FrameView, to_bgr, write_back
@@ -67,8 +68,11 @@ class SwapModel:
 
     def _apply(self, settings: FilterSettings) -> None:
         engine_settings = settings.engine_settings()
-        if not (settings.face_model or settings.source_images):
-            raise SettingsError("No source face: choose one or more source images or a saved face model.")
+        slots = settings.source_slots()
+        if not (settings.face_model or settings.source_images or slots):
+            raise SettingsError(
+                "No source face: choose one or more source images or a saved face model, or use source slots."
+            )
         old = self._applied
         if self._engine is None:
             self._engine = Engine(engine_settings)
@@ -76,7 +80,10 @@ class SwapModel:
             self._engine.update(engine_settings)
         engine = self._engine
         if old is None or old.source_key() != settings.source_key():
-            engine.set_source(self._source(engine, settings))
+            has_source = settings.face_model or settings.source_images
+            engine.set_source(self._source(engine, settings) if has_source else None)
+        if old is None or old.slots_key() != settings.slots_key():
+            engine.set_facemap(slot_facemap(engine, slots, engine.source) if slots else None)
         if old is None or old.reference_key() != settings.reference_key():
             reference = None
             if settings.selection == "similar":

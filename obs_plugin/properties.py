@@ -27,7 +27,7 @@ from .libobs import (
     ModifiedFn,
     text,
 )
-from .settings import LABEL_POSITIONS, PIXEL_BOOSTS, SELECTION_MODES, FilterSettings
+from .settings import GENDERS, LABEL_POSITIONS, MAX_SLOTS, PIXEL_BOOSTS, SELECTION_MODES, FilterSettings
 
 STATUS_KEY = "status"
 LICENCE_KEY = "licence"
@@ -43,6 +43,11 @@ _SELECTION_LABELS = {
 _DEPENDENT = {
     "selection": {"indices": ("index",), "threshold": ("similar",), "reference_image": ("similar",)},
     "label_enabled": {"label_text": (True,), "label_position": (True,), "label_size": (True,)},
+    "slot_count": {
+        f"slot{n}_{part}": tuple(range(n, MAX_SLOTS + 1))
+        for n in range(1, MAX_SLOTS + 1)
+        for part in ("images", "face_model", "target")
+    },
 }
 """Which properties show only for some values of another."""
 
@@ -197,6 +202,27 @@ def build(
     obs.obs_properties_add_path(
         props, b"reference_image", b"Reference face image", OBS_PATH_FILE, IMAGE_FILTER, None
     )
+    slots = obs.obs_properties_add_int_slider(
+        props, b"slot_count", b"Source slots (a source per face; 0 = one source for all)", 0, MAX_SLOTS, 1
+    )
+    obs.obs_property_set_modified_callback2(slots, callbacks.modified, instance)
+    for n in range(1, MAX_SLOTS + 1):
+        obs.obs_properties_add_editable_list(
+            props, _b(f"slot{n}_images"), _b(f"Slot {n}: source face images"), OBS_EDITABLE_LIST_TYPE_FILES,
+            IMAGE_FILTER, None,
+        )  # fmt: skip
+        obs.obs_properties_add_path(
+            props, _b(f"slot{n}_face_model"), _b(f"Slot {n}: saved face model (instead of images)"),
+            OBS_PATH_FILE, FACE_MODEL_FILTER, None,
+        )  # fmt: skip
+        obs.obs_properties_add_text(
+            props, _b(f"slot{n}_target"), _b(f"Slot {n}: target face (index from 0, or a reference photo's path)"),
+            OBS_TEXT_DEFAULT,
+        )  # fmt: skip
+    string_list("gender", "Only faces of gender", [(g.capitalize(), g) for g in GENDERS])
+    obs.obs_properties_add_text(
+        props, b"age_range", b"Only faces aged (e.g. 20-40; empty = any)", OBS_TEXT_DEFAULT
+    )
     boost = obs.obs_properties_add_list(
         props, b"pixel_boost", b"Pixel boost", OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_INT
     )
@@ -222,5 +248,13 @@ def build(
         "label_position", "Label position", [(p.replace("-", " ").capitalize(), p) for p in LABEL_POSITIONS]
     )
     obs.obs_properties_add_int_slider(props, b"label_size", b"Label size (% of frame height)", 2, 20, 1)
-    _set_visibility(obs, props, {"selection": current.selection, "label_enabled": current.label_enabled})
+    _set_visibility(
+        obs,
+        props,
+        {
+            "selection": current.selection,
+            "label_enabled": current.label_enabled,
+            "slot_count": current.slot_count,
+        },
+    )
     return props

@@ -7,17 +7,20 @@ the same settings; the properties panel (``properties.py``) is built from the sa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
 from ..core.engine import EngineSettings
 from ..core.errors import SettingsError
+from ..core.mapping import SourceSlot
 from ..core.restore import RestoreSettings
 from ..core.select import FaceSelection
 
 SELECTION_MODES = ("all", "largest", "index", "similar")
+GENDERS = ("any", "female", "male")
 LABEL_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PIXEL_BOOSTS = (0, 256, 384, 512)
+MAX_SLOTS = 4
 _ENGINE = EngineSettings()
 _RESTORE = RestoreSettings()
 
@@ -43,6 +46,10 @@ class FilterSettings:
     threshold: float = 0.6
     """For ``similar``: cosine similarity to the reference face."""
     reference_image: str = ""
+    gender: str = "any"
+    """Swap only women or men (genderage.onnx); ``any`` keeps every face."""
+    age_range: str = ""
+    """Swap only faces of this estimated age, such as ``20-40``; empty keeps every face."""
     pixel_boost: int = 0
     blend: float = 1.0
     det_thresh: float = _ENGINE.det_thresh
@@ -58,6 +65,21 @@ class FilterSettings:
     label_position: str = "bottom-right"
     label_size: int = 5
     """Label height in percent of the frame height."""
+    slot_count: int = 0
+    """Source slots in use (up to ``MAX_SLOTS``): each gives one face its own source; the source
+    above, if any, then swaps only the faces no slot takes."""
+    slot1_images: tuple[str, ...] = ()
+    slot1_face_model: str = ""
+    slot1_target: str = "0"
+    slot2_images: tuple[str, ...] = ()
+    slot2_face_model: str = ""
+    slot2_target: str = "1"
+    slot3_images: tuple[str, ...] = ()
+    slot3_face_model: str = ""
+    slot3_target: str = "2"
+    slot4_images: tuple[str, ...] = ()
+    slot4_face_model: str = ""
+    slot4_target: str = "3"
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> FilterSettings:
@@ -86,6 +108,24 @@ class FilterSettings:
 
     def face_selection(self) -> FaceSelection:
         """The engine's selection; SettingsError names the setting when it makes no sense."""
+        selection = self._mode_selection()
+        if self.gender not in GENDERS:
+            raise SettingsError(f"Gender {self.gender!r} is unknown: choose one of {', '.join(GENDERS)}.")
+        filters = [
+            f"gender:{self.gender}" if self.gender != "any" else "",
+            f"age:{self.age_range}" if self.age_range else "",
+        ]
+        if not any(filters):
+            return selection
+        try:
+            chosen = FaceSelection.parse("+".join(f for f in filters if f))
+        except SettingsError as error:
+            raise SettingsError(
+                f"Age range {self.age_range!r} is not understood: write years such as 20-40."
+            ) from error
+        return replace(selection, gender=chosen.gender, age=chosen.age)
+
+    def _mode_selection(self) -> FaceSelection:
         if self.selection not in SELECTION_MODES:
             raise SettingsError(
                 f"Face selection {self.selection!r} is unknown: choose one of {', '.join(SELECTION_MODES)}."
@@ -133,6 +173,26 @@ class FilterSettings:
             self.models_dir,
             self.det_thresh,
         )
+
+    def source_slots(self) -> list[SourceSlot]:
+        """The slots in use, for the core's ``slot_facemap``."""
+        if not 0 <= self.slot_count <= MAX_SLOTS:
+            raise SettingsError(
+                f"Source slots is {self.slot_count}; use 0 (one source for all) to {MAX_SLOTS}."
+            )
+        return [
+            SourceSlot(
+                f"Slot {n}",
+                getattr(self, f"slot{n}_target"),
+                getattr(self, f"slot{n}_images"),
+                getattr(self, f"slot{n}_face_model"),
+            )
+            for n in range(1, self.slot_count + 1)
+        ]
+
+    def slots_key(self) -> tuple[object, ...]:
+        """What the slots' face map depends on: it is built again only when this changes."""
+        return (tuple(self.source_slots()), *self.source_key())
 
     def reference_key(self) -> tuple[object, ...]:
         return (self.reference_image if self.selection == "similar" else "", *self.source_key()[2:])

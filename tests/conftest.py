@@ -98,3 +98,12 @@ def live_engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir
     e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
     e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
     return e
+@pytest.fixture
+def cli_models(swapper_128: Path, recognizer: Path, data_dir: Path) -> list[str]:
+    """CLI model options: the synthetic swapper and recogniser, the real SCRFD 2.5g detector."""
+    return [
+        "--swapper", str(swapper_128),
+        "--recognizer", str(recognizer),
+        "--detector", "det_2.5g",
+        "--models-dir", str(data_dir / "models"),
+    ]  # fmt: skip

@@ -18,13 +18,8 @@ from inswapper_live.core.source import SourceFace
 
 
 @pytest.fixture
-def models(tmp_path: Path, swapper_128: Path, recognizer: Path, data_dir: Path) -> list[str]:
-    return [
-        "--swapper", str(swapper_128),
-        "--recognizer", str(recognizer),
-        "--detector", "det_2.5g",
-        "--models-dir", str(data_dir / "models"),
-    ]  # fmt: skip
+def models(cli_models: list[str]) -> list[str]:
+    return cli_models
 
 
 def test_swap_an_image(tmp_path: Path, faces_dir: Path, models: list[str], caplog) -> None:

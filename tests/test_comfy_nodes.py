@@ -525,3 +525,82 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
     changed = (out != target).any(dim=-1)[0]
     y, x = centre(results["3"][0].detect(images["target.jpg"])[0])
     assert bool(changed[y, x]) and 0.01 < float(changed.float().mean()) < 0.3
+
+
+# ---------------------------------------------------------------- per-face sources and attributes
+def _laid_in(original: torch.Tensor, singles: list[torch.Tensor]) -> torch.Tensor:
+    """The original batch with each single-source swap's changed pixels laid in (apart from each other)."""
+    out = original.clone()
+    taken = torch.zeros(original.shape[:3], dtype=torch.bool)
+    for single in singles:
+        changed = (single != original).any(dim=-1)
+        assert changed.any() and not (changed & taken).any()
+        out[changed] = single[changed]
+        taken |= changed
+    return out
+
+
+def test_face_list_and_reactor_indices_map_each_face(
+    model: Engine, comfy: FakeComfy, photo: Callable
+) -> None:
+    pair = photo("obama_biden_2faces.jpg")
+    batch = to_image(pair, np.ascontiguousarray(np.roll(pair, 9, axis=1)))  # the same mapping on every frame
+    a = extract(model, to_image(photo("grace_hopper.jpg")))
+    b = extract(model, to_image(photo("chris_pratt.jpeg")))
+    c = extract(model, to_image(photo("biden_portrait.jpg")))
+    face_list = comfy_nodes.MakeFaceList().collect(b, face_3=c)[0]
+    assert face_list == (b, c)
+    assert comfy_nodes.MakeFaceList().collect(a, face_list=face_list)[0] == (b, c, a)
+    # target face 0 <- face_list's second face (c), target face 1 <- source_face (a)
+    mapped, mask = swap(
+        model, a, batch, face_list=face_list, source_faces_index="2, 0", input_faces_index="0,1"
+    )
+    singles = [swap(model, c, batch, target_faces="0")[0], swap(model, a, batch, target_faces="1")[0]]
+    assert torch.equal(mapped, _laid_in(batch, singles))
+    assert (mask[:, :, :] > 0).any(dim=(1, 2)).all()
+    # One source index serves every listed face; faces not listed keep their look.
+    only_right, _ = swap(model, a, batch, face_list=face_list, source_faces_index="1", input_faces_index="1")
+    assert torch.equal(only_right, swap(model, b, batch, target_faces="1")[0])
+    # Without input_faces_index the node is what it was: source_face into every target face.
+    assert torch.equal(swap(model, a, batch)[0], swap(model, a, batch, input_faces_index="  ")[0])
+
+
+def test_bad_face_mappings_name_the_widget(model: Engine, comfy: FakeComfy, photo: Callable, caplog) -> None:
+    pair = to_image(photo("obama_biden_2faces.jpg"))
+    a = extract(model, to_image(photo("grace_hopper.jpg")))
+    face_list = comfy_nodes.MakeFaceList().collect(a)[0]
+    for options, message in (
+        ({"face_list": face_list}, "input_faces_index is empty"),
+        (
+            {"source_faces_index": "0,1,0", "input_faces_index": "0,1", "face_list": face_list},
+            "names 3 sources",
+        ),
+        ({"source_faces_index": "2", "input_faces_index": "0"}, "source 2 does not exist"),
+        ({"source_faces_index": "0", "input_faces_index": "1,1"}, "Face 1 is mapped twice"),
+        ({"input_faces_index": "first"}, "input_faces_index 'first' is not understood"),
+        ({"target_age": "old"}, "target_age 'old'"),
+    ):
+        with pytest.raises(SettingsError, match=message):
+            swap(model, a, pair, **options)
+    # An index beyond the faces of a frame leaves that frame's other faces swapped (a batch goes on).
+    result, _ = swap(model, a, pair, input_faces_index="1,5")
+    assert torch.equal(result, swap(model, a, pair, target_faces="1")[0])
+    assert "input_faces_index 5 (source 0) found no face in 1 of 1 frames" in caplog.text
+
+
+def test_target_gender_and_age(model: Engine, comfy: FakeComfy, comfy_base: Path, photo: Callable) -> None:
+    from inswapper_live.core.attributes import GenderAge
+    from inswapper_live.core.runtime import RuntimeSettings
+
+    path = synthetic.make_genderage(
+        comfy_base / "models" / "insightface" / "models" / "buffalo_l" / "genderage.onnx"
+    )
+    group = photo("pexels_group_meeting_4faces.jpeg")
+    faces = order_faces(model.detect(group), "left-right")
+    GenderAge(path, RuntimeSettings()).predict(group, faces)
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    _, mask = swap(model, source, to_image(group), target_gender="female")
+    women = [f.gender == 0 for f in faces]
+    assert [bool(mask[0][centre(f)] > 0) for f in faces] == women and 0 < sum(women) < len(faces)
+    _, mask = swap(model, source, to_image(group), target_gender="male", target_age="0-30")
+    assert [bool(mask[0][centre(f)] > 0) for f in faces] == [f.gender == 1 and f.age <= 30 for f in faces]

@@ -126,3 +126,44 @@ def test_script_reload_live_settings_bad_setting_and_removal(display, settings, 
     assert result["recovered"], "fixing the setting mid-stream did not bring the swap back"
     assert result["held_after_remove"] == 0 and result["worker_stopped"]
     assert result["leaks"] == 0, "libobs reports leaked allocations after a filter was live at exit"
+
+
+def test_source_slots_swap_each_face_with_its_own_source_in_obs(
+    display, settings, recognizer, faces_dir, tmp_path
+) -> None:
+    """Two slots on a two-face photo through the real filter: each face gets its slot's source."""
+    from inswapper_live.core.facemap import FaceMap, MapEntry
+
+    rng = np.random.default_rng(11)
+    other = SourceFace.average([rng.normal(size=512).astype(np.float32)]).save(tmp_path / "other.npz")
+    photo = faces_dir / "obama_biden_2faces.jpg"
+    slots = {
+        **settings,
+        "recognizer": str(recognizer),
+        "face_model": "",
+        "slot_count": 2,
+        "slot1_face_model": settings["face_model"],
+        "slot1_target": "0",
+        "slot2_face_model": str(other),
+        "slot2_target": "1",
+    }
+    result = run(display, "async", {"image": str(photo), "formats": ["BGRA"], "settings": slots}, tmp_path)
+    assert result["formats"]["BGRA"]["swapped"] and result["leaks"] == 0
+    engine = Engine(EngineSettings(swapper=settings["swapper"], detector=settings["detector"]))
+    image = cv2.imread(str(photo))
+    first, second = SourceFace.load(settings["face_model"]), SourceFace.load(other)
+
+    def mapped(a: SourceFace, b: SourceFace) -> np.ndarray:
+        engine.set_facemap(FaceMap((MapEntry(a, index=0), MapEntry(b, index=1))))
+        return engine.swap(image).frame
+
+    right, crossed = mapped(first, second), mapped(second, first)
+    changed = np.any(right != image, axis=2)
+    kernel = np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)
+    region = cv2.dilate(changed.astype(np.uint8), kernel).astype(bool)
+    shots = [np.load(tmp_path / f"BGRA_{kind}.npy") for kind in ("plain", "swapped", "restored")]
+    check_swap(*shots, region)
+    swapped = shots[1][..., 2::-1].astype(int)  # the screenshot is RGBA
+    error_right = np.abs(swapped[changed] - right[changed]).mean()
+    error_crossed = np.abs(swapped[changed] - crossed[changed]).mean()
+    assert error_right < 2.0 < error_crossed, (error_right, error_crossed)

@@ -113,3 +113,42 @@ def test_panel_has_every_setting_and_shows_only_what_applies(obs) -> None:
             obs.obs_data_release(data)
     finally:
         lib.obs_properties_destroy(props)
+
+
+def test_source_slots_show_as_many_as_chosen_and_read_back(obs) -> None:
+    callbacks = PanelCallbacks(
+        ModifiedFn(
+            lambda _priv, props, _prop, settings: properties.apply_visibility(obs, props, settings) or True
+        ),
+        ClickedFn(lambda *_: True),
+    )
+    props = properties.build(obs, FilterSettings(), callbacks, 1, failing=False)
+    lib = obs.lib
+    stored = {
+        "slot_count": 2,
+        "slot1_images": [{"value": "/a/anna.jpg"}, {"value": "/a/anna2.jpg"}],
+        "slot2_face_model": "/b/bob.safetensors",
+        "slot2_target": "/c/bob_reference.jpg",
+        "gender": "female",
+        "age_range": "20-40",
+    }
+    data = data_from(obs, stored)
+    try:
+
+        def visible(key: str) -> bool:
+            return lib.obs_property_visible(obs.obs_properties_get(props, key.encode()))
+
+        assert not visible("slot1_images") and not visible("slot4_target")
+        assert lib.obs_property_modified(obs.obs_properties_get(props, b"slot_count"), data)
+        assert visible("slot1_images") and visible("slot2_target") and not visible("slot3_face_model")
+        settings = properties.read_settings(obs, data)
+    finally:
+        obs.obs_data_release(data)
+        lib.obs_properties_destroy(props)
+    assert settings.slot1_images == ("/a/anna.jpg", "/a/anna2.jpg") and settings.slot1_target == "0"
+    slots = settings.source_slots()
+    assert [(s.name, s.target, s.face_model) for s in slots] == [
+        ("Slot 1", "0", ""),
+        ("Slot 2", "/c/bob_reference.jpg", "/b/bob.safetensors"),
+    ]
+    assert str(settings.face_selection()) == "all+gender:female+age:20-40"

@@ -144,3 +144,13 @@ def test_label_size_scales_and_tiny_frames_are_left_alone() -> None:
     big = draw_label(np.zeros((480, 640, 3), np.uint8), "AI face swap", "top-left", 10)
     assert small is not None and big is not None and (big[1] - big[0]) > 2 * (small[1] - small[0])
     assert draw_label(np.zeros((4, 4, 3), np.uint8), "AI face swap", "top-left", 5) is None
+
+
+def test_gender_and_age_join_the_selection() -> None:
+    settings = FilterSettings(selection="largest", gender="male", age_range="30-50")
+    assert str(settings.face_selection()) == "largest+gender:male+age:30-50"
+    assert settings.engine_settings().faces.needs_attributes
+    with pytest.raises(SettingsError, match="Age range 'old'"):
+        FilterSettings(age_range="old").face_selection()
+    with pytest.raises(SettingsError, match="Gender 'other'"):
+        FilterSettings(gender="other").face_selection()
