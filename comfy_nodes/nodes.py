@@ -400,6 +400,44 @@ class RestoreFace:
     RETURN_NAMES = ("images",)
     OUTPUT_TOOLTIPS = ("The frames with their faces restored (same size and channels).",)
     FUNCTION = "restore"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls) -> InputTypes:
+        return {
+            "required": {
+                "swap_model": (MODEL_TYPE, {"tooltip": "Its face detector finds the faces."}),
+                "images": ("IMAGE", {"tooltip": "The image or batch of frames whose faces to restore."}),
+                **_restore_inputs(optional=False),
+            }
+        }
+
+    def restore(
+        self,
+        swap_model: Engine,
+        images: torch.Tensor,
+        restore_model: str,
+        restore_blend: float,
+        codeformer_fidelity: float,
+    ) -> tuple[torch.Tensor]:
+        tensors.check_images(images, "images")
+        if restore_model == NO_RESTORE:
+            raise SettingsError("RestoreFace needs a restore_model: choose a face restorer.")
+        swap_model.update(
+            faces=FaceSelection(),
+            restore=_restore_settings(restore_model, restore_blend, codeformer_fidelity),
+        )
+        count = int(images.shape[0])
+        out, masks = tensors.output_batch(images)
+        bar = comfy_adapter.progress_bar(count)
+        for i in range(count):
+            comfy_adapter.check_interrupt()
+            result = swap_model.restore(tensors.to_bgr(images[i]), in_place=True)
+            tensors.write_swap(out, masks, i, result)
+            bar.update(1)
+        return (out,)
+
+
 def _with_attributes(selection: FaceSelection, gender: str, age: str) -> FaceSelection:
     """The selection with SwapFace's gender and age widgets added."""
     if gender == "any" and not age.strip():
@@ -443,38 +481,6 @@ class MakeFaceList:
 
     @classmethod
     def INPUT_TYPES(cls) -> InputTypes:
-        return {
-            "required": {
-                "swap_model": (MODEL_TYPE, {"tooltip": "Its face detector finds the faces."}),
-                "images": ("IMAGE", {"tooltip": "The image or batch of frames whose faces to restore."}),
-                **_restore_inputs(optional=False),
-            }
-        }
-
-    def restore(
-        self,
-        swap_model: Engine,
-        images: torch.Tensor,
-        restore_model: str,
-        restore_blend: float,
-        codeformer_fidelity: float,
-    ) -> tuple[torch.Tensor]:
-        tensors.check_images(images, "images")
-        if restore_model == NO_RESTORE:
-            raise SettingsError("RestoreFace needs a restore_model: choose a face restorer.")
-        swap_model.update(
-            faces=FaceSelection(),
-            restore=_restore_settings(restore_model, restore_blend, codeformer_fidelity),
-        )
-        count = int(images.shape[0])
-        out, masks = tensors.output_batch(images)
-        bar = comfy_adapter.progress_bar(count)
-        for i in range(count):
-            comfy_adapter.check_interrupt()
-            result = swap_model.restore(tensors.to_bgr(images[i]), in_place=True)
-            tensors.write_swap(out, masks, i, result)
-            bar.update(1)
-        return (out,)
         optional: dict[str, tuple[Any, ...]] = {f"face_{i}": (FACE_TYPE,) for i in range(2, 5)}
         optional["face_list"] = (
             FACE_LIST_TYPE,
