@@ -35,6 +35,6 @@ def _load_package() -> None:
 
 if __name__ == "__main__":
     _load_package()
-    from inswapper_live.core.install_cli import main
+    from inswapper_live.core.install.cli import main
 
     sys.exit(main())

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from inswapper_live.core import install_check, synthetic
-from inswapper_live.core.install_check import check
-from inswapper_live.core.install_comfyui import link_pack
+from inswapper_live.core import synthetic
+from inswapper_live.core.install import check as install_check
+from inswapper_live.core.install.check import check
+from inswapper_live.core.install.comfyui import link_pack
 from inswapper_live.core.manifest import parse_manifest
 
 

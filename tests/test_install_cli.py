@@ -6,8 +6,8 @@ import io
 import sys
 from pathlib import Path
 
-from inswapper_live.core import install_cli
-from inswapper_live.core.install_cli import _ByteProgress, main
+from inswapper_live.core.install import cli as install_cli
+from inswapper_live.core.install.cli import _ByteProgress, main
 
 
 def test_download_progress_without_a_terminal_prints_every_tenth(monkeypatch) -> None:

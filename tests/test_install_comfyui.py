@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from inswapper_live.core.errors import InswapperLiveError
-from inswapper_live.core.install_comfyui import (
+from inswapper_live.core.install.comfyui import (
     COPY_MARKER,
     check_comfyui_dir,
     find_comfyui_python,
     link_pack,
     pack_folder,
 )
-from inswapper_live.core.install_env import REPO
+from inswapper_live.core.install.env import REPO
 
 
 def fake_comfyui(root: Path) -> Path:

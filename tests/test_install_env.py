@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from inswapper_live import __version__
-from inswapper_live.core import install_env
-from inswapper_live.core.install_env import (
+from inswapper_live.core.install import env as install_env
+from inswapper_live.core.install.env import (
     Gpu,
     GpuProbe,
     choose_onnxruntime,

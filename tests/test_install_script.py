@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from inswapper_live.core.install_env import REPO
-from inswapper_live.core.install_obs import check_obs_imports, linux_obs_python_version
-from inswapper_live.core.selfcheck import PHOTO
+from inswapper_live.core.install.env import REPO
+from inswapper_live.core.install.obs import check_obs_imports, linux_obs_python_version
+from inswapper_live.core.install.selfcheck import PHOTO
 
 pytestmark = pytest.mark.install
 IN_CLONE = "INSWAPPER_LIVE_IN_FRESH_CLONE"

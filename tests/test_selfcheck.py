@@ -12,8 +12,8 @@ import pytest
 from inswapper_live.core import resolve as resolve_module
 from inswapper_live.core import synthetic
 from inswapper_live.core.errors import InswapperLiveError
+from inswapper_live.core.install.selfcheck import PHOTO, probe_providers, run_selfcheck
 from inswapper_live.core.manifest import load_manifest, parse_manifest
-from inswapper_live.core.selfcheck import PHOTO, probe_providers, run_selfcheck
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import InswapperLiveError
-from .install_env import (
+from ..errors import InswapperLiveError
+from ..manifest import MANIFEST_PATH
+from .env import (
     ORT_PACKAGES,
     REPO,
     OrtChoice,
@@ -24,7 +25,6 @@ from .install_env import (
     project_requirements,
     with_onnxruntime,
 )
-from .manifest import MANIFEST_PATH
 
 PACK_NAME = "inswapper-live"
 COPY_MARKER = ".inswapper-live-copy"

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InswapperLiveError
-from .install_comfyui import COPY_MARKER, find_comfyui_python, pack_folder
-from .install_env import ORT_PACKAGES, REPO, probe_nvidia, project_requirements, requirement_name
-from .install_models import check_file
-from .install_obs import MARKER, OBS_SCRIPT, check_obs_imports, find_obs_python, obs_deps_dir, platform_of
-from .manifest import load_manifest
-from .resolve import find_file, search_dirs
+from ..errors import InswapperLiveError
+from ..manifest import load_manifest
+from ..resolve import find_file, search_dirs
+from .comfyui import COPY_MARKER, find_comfyui_python, pack_folder
+from .env import ORT_PACKAGES, REPO, probe_nvidia, project_requirements, requirement_name
+from .models import check_file
+from .obs import MARKER, OBS_SCRIPT, check_obs_imports, find_obs_python, obs_deps_dir, platform_of
 from .selfcheck import probe_providers
 
 

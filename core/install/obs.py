@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .install_env import REPO
+from .env import REPO
 
 OBS_SCRIPT = REPO / "obs_plugin" / "face_swap_filter.py"
 """The file to add in OBS under Tools > Scripts."""
@@ -234,7 +234,7 @@ spec = importlib.util.spec_from_file_location(
 module = importlib.util.module_from_spec(spec)
 sys.modules["inswapper_live"] = module
 spec.loader.exec_module(module)
-from inswapper_live.core.install_obs import activate_obs_deps
+from inswapper_live.core.install.obs import activate_obs_deps
 folder = activate_obs_deps()
 import numpy, cv2, onnxruntime
 from inswapper_live.core.engine import Engine

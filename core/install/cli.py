@@ -21,9 +21,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import __version__
-from .errors import InswapperLiveError
-from .install_env import (
+from ... import __version__
+from ..errors import InswapperLiveError
+from ..manifest import MANIFEST_PATH, load_manifest
+from ..resolve import MODELS_ENV, comfyui_model_dirs, search_dirs
+from .env import (
     MIN_PYTHON,
     ORT_CHOICES,
     REPO,
@@ -39,9 +41,7 @@ from .install_env import (
     venv_python,
     with_onnxruntime,
 )
-from .install_models import ModelOutcome, ModelSources, install_models, missing_report
-from .manifest import MANIFEST_PATH, load_manifest
-from .resolve import MODELS_ENV, comfyui_model_dirs, search_dirs
+from .models import ModelOutcome, ModelSources, install_models, missing_report
 
 log = logging.getLogger("inswapper_live.install")
 
@@ -290,7 +290,7 @@ def _models_dir_flag(models_dir: Path) -> str:
 
 
 def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
-    from .install_obs import (
+    from .obs import (
         OBS_SCRIPT,
         add_script_to_collection,
         check_obs_imports,
@@ -314,7 +314,7 @@ def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
             "Install Python 3.11 or 3.12 and choose it in OBS under Tools > Scripts > Python Settings."
         )
         return
-    from .install_obs import install_obs_deps
+    from .obs import install_obs_deps
 
     try:
         run.say(f"dependencies {install_obs_deps(found.python, found.version, requirements)}")
@@ -351,7 +351,7 @@ def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
 
 
 def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoice) -> None:
-    from .install_comfyui import (
+    from .comfyui import (
         check_comfyui_dir,
         find_comfyui_python,
         install_requirements,
@@ -384,7 +384,7 @@ def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoi
 
 
 def _selfcheck(run: _Run, models_dir: Path) -> None:
-    from .install_check import report_providers
+    from .check import report_providers
     from .selfcheck import run_selfcheck
 
     run.step("Self-check")
@@ -455,7 +455,7 @@ class _ByteProgress:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .install_check import check
+    from .check import check
 
     state = _read_state()
     models_dir = args.models_dir or (Path(state["models_dir"]) if state.get("models_dir") else None)

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import synthetic
-from .engine import Engine, EngineSettings
-from .errors import InswapperLiveError
-from .imageio import read_image, write_image
-from .recognize import cosine
-from .resolve import resolve
-from .runtime import PROVIDER_PREFERENCE, RuntimeSettings, create_session
+from .. import synthetic
+from ..engine import Engine, EngineSettings
+from ..errors import InswapperLiveError
+from ..imageio import read_image, write_image
+from ..recognize import cosine
+from ..resolve import resolve
+from ..runtime import PROVIDER_PREFERENCE, RuntimeSettings, create_session
 
-PHOTO = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
+PHOTO = Path(__file__).resolve().parents[1] / "data" / "grace_hopper.jpg"
 """Grace Hopper, US Navy portrait, public domain (see data/README.md)."""
 SWAPPERS = ("inswapper_128", "inswapper_128_fp16", "inswapper_512_live", "inswapper_512_live_mini")
 RECOGNIZERS = ("w600k_r50",)
@@ -183,7 +183,7 @@ class ProviderProbe:
 
 _PROBE = (
     "import json, sys\n"
-    "from inswapper_live.core.selfcheck import probe_here\n"
+    "from inswapper_live.core.install.selfcheck import probe_here\n"
     "print(json.dumps(probe_here(sys.argv[1], sys.argv[2])))\n"
 )
 _LIST = (
