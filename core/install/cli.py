@@ -233,9 +233,11 @@ def _packages(run: _Run, args: argparse.Namespace) -> OrtChoice:
     import numpy
     import onnxruntime
 
+    from ..runtime import available_providers
+
     run.say(
         f"working: numpy {numpy.__version__}, onnxruntime {onnxruntime.__version__} with "
-        f"{', '.join(onnxruntime.get_available_providers())}"
+        f"{', '.join(available_providers())}"
     )
     return choice
 
