@@ -17,7 +17,7 @@ from ..core.recognize import cosine
 from ..core.select import ORDERS, FaceSelection
 from ..core.source import SourceFace
 from . import comfy_adapter, tensors
-from .loading import file_state, load_engine, model_choices, provider_choices
+from .loading import fingerprint, load_engine, model_choices, provider_choices
 
 if TYPE_CHECKING:
     import torch
@@ -121,7 +121,7 @@ class LoadSwapModel:
     @classmethod
     def IS_CHANGED(cls, swapper: str, detector: str, recognizer: str, **_settings: object) -> str:
         """Run again when a model file was replaced under the same name (ComfyUI would reuse its output)."""
-        return repr(file_state(swapper, detector, recognizer))
+        return fingerprint(swapper, detector, recognizer)
 
     def load(
         self,

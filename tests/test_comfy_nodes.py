@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -26,8 +27,8 @@ import inswapper_live
 from inswapper_live.comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_adapter
 from inswapper_live.comfy_nodes import nodes as comfy_nodes
 from inswapper_live.comfy_nodes.loading import model_choices, provider_choices
+from inswapper_live.core import modelinfo, synthetic
 from inswapper_live.core import resolve as core_resolve
-from inswapper_live.core import synthetic
 from inswapper_live.core.engine import Engine
 from inswapper_live.core.errors import (
     InputError,
@@ -209,6 +210,7 @@ def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recogn
     assert {YUNET, "det_500m.onnx"} <= set(detectors) and "inswapper_128.onnx" not in detectors
     assert recognizers[0] == "w600k_r50.onnx"
     assert provider_choices()[:1] == ["auto"] and "cpu" in provider_choices()
+    assert "AzureExecutionProvider" not in provider_choices()
     # A folder another pack or extra_model_paths.yaml registered under a shared name is searched too.
     extra = tmp_path / "elsewhere"
     for sub in ("a", "b"):
@@ -221,6 +223,53 @@ def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recogn
     # A bare file name that two files share is listed by their relative paths instead.
     assert {"a/arcface.onnx", "b/arcface.onnx"} <= set(listed) and "arcface.onnx" not in listed
     assert comfy_adapter.model_path("b/arcface.onnx") == extra / "b" / "arcface.onnx"
+
+
+def _upscaler(path: Path) -> Path:
+    """An image-to-image ONNX model (an upscaler's signature): no kind these nodes use."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 64])
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 64, 64])
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["out"])], "upscaler", [image], [out])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_unknown_files_are_listed_under_the_kind_their_signature_shows(
+    comfy: FakeComfy, comfy_base: Path, recognizer: Path, scrfd_500m: Path
+) -> None:
+    folder = comfy.models_dir / "inswapper_live" / "mine"
+    folder.mkdir()
+    shutil.copy(recognizer, folder / "my_arcface.onnx")
+    shutil.copy(scrfd_500m, folder / "my_scrfd.onnx")
+    _upscaler(folder / "upscaler_x4.onnx")
+    (folder / "broken.onnx").write_bytes(b"half a download")
+    lists = {kind: model_choices(kind) for kind in ("swapper", "detector", "recognizer")}
+    assert "my_arcface.onnx" in lists["recognizer"] and "my_scrfd.onnx" in lists["detector"]
+    assert "swapper_512.onnx" in lists["swapper"]
+    for kind, names in lists.items():
+        assert "upscaler_x4.onnx" not in names and "broken.onnx" not in names, kind
+        if kind != "recognizer":
+            assert "my_arcface.onnx" not in names, kind
+        if kind != "detector":
+            assert "my_scrfd.onnx" not in names, kind
+    # Read once per file version: listing again reads no file; a replaced file is read again.
+    before = modelinfo._kind_of.cache_info()
+    model_choices("detector")
+    after = modelinfo._kind_of.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
+    shutil.copy(recognizer, folder / "my_scrfd.onnx")
+    assert "my_scrfd.onnx" in model_choices("recognizer") and "my_scrfd.onnx" not in model_choices("detector")
+
+
+def test_is_changed_is_silent_about_a_missing_model(comfy: FakeComfy, caplog) -> None:
+    """ComfyUI logs what IS_CHANGED raises; the missing file is LoadSwapModel's own error, said once."""
+    with caplog.at_level(logging.DEBUG):
+        value = comfy_nodes.LoadSwapModel.IS_CHANGED(**{**MODEL_ARGS, "detector": "det_10g.onnx"})
+    assert value == "missing" and caplog.text == ""
+    assert comfy_nodes.LoadSwapModel.IS_CHANGED(**MODEL_ARGS) != value
 
 
 def test_load_swap_model_is_cached_per_settings(comfy: FakeComfy, comfy_base: Path) -> None:
