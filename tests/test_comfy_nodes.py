@@ -38,6 +38,8 @@ from inswapper_live.core.errors import (
     OutputError,
     SettingsError,
 )
+from inswapper_live.core.install.comfyui import pack_requirements
+from inswapper_live.core.install.env import ORT_PACKAGES, requirement_name
 from inswapper_live.core.select import order_faces
 from inswapper_live.core.source import SourceFace
 from inswapper_live.core.types import Face
@@ -549,7 +551,10 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
     """Executes the example API workflow with LoadImage / SaveImage played by the test."""
     api = json.loads((WORKFLOWS / "swap_face_api.json").read_text())
     api["3"]["inputs"]["detector"] = YUNET  # det_10g is not downloadable here
-    images = {"source.jpg": photo("biden_portrait.jpg"), "target.jpg": photo("obama_official_portrait.jpg")}
+    images = {
+        "inswapper_live_source.jpg": photo("biden_portrait.jpg"),
+        "inswapper_live_target.jpg": photo("obama_official_portrait.jpg"),
+    }
     saved: list[torch.Tensor] = []
     results: dict[str, tuple] = {}
 
@@ -569,8 +574,35 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
 
     run("6")
     (out,) = saved
-    target = to_image(images["target.jpg"])
+    target = to_image(images["inswapper_live_target.jpg"])
     assert out.shape == target.shape
     changed = (out != target).any(dim=-1)[0]
-    y, x = centre(results["3"][0].detect(images["target.jpg"])[0])
+    y, x = centre(results["3"][0].detect(images["inswapper_live_target.jpg"])[0])
     assert bool(changed[y, x]) and 0.01 < float(changed.float().mean()) < 0.3
+
+
+def test_without_onnxruntime_the_pack_registers_nothing_and_says_how_to_get_it() -> None:
+    """requirements.txt leaves onnxruntime to install.py; a pack installed by hand may lack it."""
+    code = (
+        "import importlib.abc, logging, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.partition('.')[0] == 'onnxruntime':\n"
+        "            raise ImportError('No module named onnxruntime')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "logging.basicConfig()\n"
+        "import inswapper_live\n"
+        "print(inswapper_live.NODE_CLASS_MAPPINGS, inswapper_live.NODE_DISPLAY_NAME_MAPPINGS)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{} {}"
+    assert "onnxruntime does not import" in done.stderr and f"{REPO / 'install.py'}" in done.stderr
+    assert "onnxruntime-gpu" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_requirements_never_name_an_onnxruntime_build() -> None:
+    """Any onnxruntime line would make pip install that build over the one ComfyUI has."""
+    names = {requirement_name(r) for r in pack_requirements(REPO)}
+    assert "numpy" in names and not names & set(ORT_PACKAGES)
+    assert "torch" not in names

@@ -26,13 +26,15 @@ import sys
 import tomllib
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
+PHOTO = REPO / "core" / "data" / "grace_hopper.jpg"
+"""Grace Hopper, US Navy portrait, public domain (see core/data/README.md): the self-check's and the example workflows' photo."""
 MIN_PYTHON = (3, 11)
 
 ORT_PACKAGES = (
@@ -282,9 +284,10 @@ def conflicting_onnxruntimes(installed: dict[str, str], keep: str | None) -> lis
     return [p for p in present if p != keep]
 
 
-def unsatisfied(requirements: Sequence[str]) -> list[str]:
-    """The requirements this interpreter does not meet yet (all of them before ``packaging`` is there).
+def unsatisfied(requirements: Sequence[str], installed: Mapping[str, str] | None = None) -> list[str]:
+    """The requirements not met yet (all of them before ``packaging`` is there).
 
+    ``installed`` is another interpreter's :func:`installed_distributions`; None means this one.
     One with extras (``onnxruntime-gpu[cuda,cudnn]``) is always left to pip, which checks the extras.
     """
     try:
@@ -295,8 +298,11 @@ def unsatisfied(requirements: Sequence[str]) -> list[str]:
     for text in requirements:
         try:
             requirement = Requirement(text)
-            version = importlib.metadata.version(requirement.name)
-        except (InvalidRequirement, importlib.metadata.PackageNotFoundError):
+            if installed is None:
+                version = importlib.metadata.version(requirement.name)
+            else:
+                version = installed[requirement_name(requirement.name)]
+        except (InvalidRequirement, importlib.metadata.PackageNotFoundError, KeyError):
             missing.append(text)
             continue
         if requirement.extras or not requirement.specifier.contains(version, prereleases=True):

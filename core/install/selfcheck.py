@@ -30,9 +30,8 @@ from ..imageio import read_image, write_image
 from ..recognize import cosine
 from ..resolve import resolve
 from ..runtime import PROVIDER_PREFERENCE, RuntimeSettings, create_session
+from .env import PHOTO
 
-PHOTO = Path(__file__).resolve().parents[1] / "data" / "grace_hopper.jpg"
-"""Grace Hopper, US Navy portrait, public domain (see data/README.md)."""
 SWAPPERS = ("inswapper_128", "inswapper_128_fp16", "inswapper_512_live", "inswapper_512_live_mini")
 RECOGNIZERS = ("w600k_r50",)
 DETECTORS = ("det_10g", "det_2_5g", "det_500m", "yunet")
