@@ -275,6 +275,6 @@ def test_manager_style_install_keeps_the_gpu_build_and_makes_no_venv(tmp_path: P
     assert "Swap:   " not in out, "no CLI command: ComfyUI's Python has no inswapper-live script"
     assert "runs once inswapper_128.onnx, w600k_r50.onnx, det_10g.onnx are in" in out
     # Without a GPU here the CUDA probe fails, and says so; nothing else may fail.
-    failed = re.findall(r"^     {2}- (.*)$", out, re.M)
+    failed = re.findall(r"^   FAILED: (.*)$", out, re.M)
     assert all("ExecutionProvider is in the onnxruntime build but does not run" in f for f in failed), failed
     assert done.returncode == (1 if failed else 0)
