@@ -18,6 +18,7 @@ from ..core.select import ORDERS, FaceSelection
 from ..core.source import SourceFace
 from . import comfy_adapter, tensors
 from .loading import fingerprint, load_engine, model_choices, provider_choices
+from .swap_report import SwapReport
 
 if TYPE_CHECKING:
     import torch
@@ -198,9 +199,13 @@ class SwapFace:
         "Swaps the source face into every frame of an image batch (a video is a batch of frames); "
         "also gives the mask of the swapped regions."
     )
-    RETURN_TYPES = ("IMAGE", "MASK")
-    RETURN_NAMES = ("images", "swap_mask")
-    OUTPUT_TOOLTIPS = ("The frames with faces swapped.", "Where each frame changed, 0..1 [B,H,W].")
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("images", "swap_mask", "report")
+    OUTPUT_TOOLTIPS = (
+        "The frames with faces swapped.",
+        "Where each frame changed, 0..1 [B,H,W].",
+        "What was swapped, and which frames came back unchanged and why (no face, index not there).",
+    )
     FUNCTION = "swap"
     CATEGORY = CATEGORY
 
@@ -271,12 +276,14 @@ class SwapFace:
         reference_face: SourceFace | None = None,
         similarity_threshold: float = 0.6,
         mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, str]:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
         limit = tensors.limit_mask(mask, count, height, width)
+        selection = _selection(target_faces, face_order, reference_face, similarity_threshold)
+        report = SwapReport(selection, count)
         swap_model.update(
-            faces=_selection(target_faces, face_order, reference_face, similarity_threshold),
+            faces=selection,
             pixel_boost=0 if pixel_boost == "native" else int(pixel_boost),
             blend=float(blend),
         )
@@ -288,8 +295,10 @@ class SwapFace:
             comfy_adapter.check_interrupt()
             result = swap_model.swap(tensors.to_bgr(images[i]), in_place=True)
             tensors.write_swap(out, masks, i, result)
+            report.add(i, len(result.faces), len(result.swapped))
             bar.update(1)
-        return tensors.apply_limit(out, images, masks, limit)
+        report.log_problems()
+        return (*tensors.apply_limit(out, images, masks, limit), report.text())
 
 
 def _face_file(name: str) -> str:

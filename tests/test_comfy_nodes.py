@@ -349,7 +349,7 @@ def test_swap_face_single_image(detector: str, comfy: FakeComfy, photo: Callable
     target = photo("obama_official_portrait.jpg")
     # Values between the 8-bit steps, as a VAE decode gives: they must come out untouched.
     images = (to_image(target) + 0.0011).clamp(0.0, 1.0)
-    out, mask = swap(model, source, images)
+    out, mask, _ = swap(model, source, images)
     assert out.shape == images.shape and out.dtype == torch.float32
     assert mask.shape == images.shape[:3] and mask.dtype == torch.float32
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 and float(mask.max()) > 0.99
@@ -370,11 +370,11 @@ def test_swap_face_sixteen_frames_reuses_sessions(model: Engine, comfy: FakeComf
     source = extract(model, to_image(clip_frames[0]))
     swapper_session, detector_session = model.swapper.session, model.detector.session
     images = to_image(*clip_frames)
-    out, mask = swap(model, source, images)
+    out, mask, _ = swap(model, source, images)
     assert out.shape == (16, 480, 640, 3) and mask.shape == (16, 480, 640)
     assert all(float(mask[i].max()) > 0.99 for i in range(16))  # a face swapped in every frame
     assert comfy.bars[-1].total == comfy.bars[-1].current == 16 and comfy.checks >= 16
-    again, _ = swap(model, source, images)
+    again, _, _ = swap(model, source, images)
     assert torch.equal(out, again)
     assert model.swapper.session is swapper_session and model.detector.session is detector_session
 
@@ -391,15 +391,52 @@ def test_target_faces_and_order(model: Engine, comfy: FakeComfy, photo: Callable
     group = photo("apollo11_crew_3faces.jpg")
     faces = order_faces(model.detect(group), "left-right")
     source = extract(model, to_image(photo("biden_portrait.jpg")))
-    _, mask = swap(model, source, to_image(group), target_faces="0, 2")
+    _, mask, _ = swap(model, source, to_image(group), target_faces="0, 2")
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [True, False, True]
-    _, mask = swap(model, source, to_image(group), target_faces="0", face_order="right-left")
+    _, mask, _ = swap(model, source, to_image(group), target_faces="0", face_order="right-left")
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [False, False, True]
-    _, mask = swap(model, source, to_image(group), target_faces="largest")
+    _, mask, _ = swap(model, source, to_image(group), target_faces="largest")
     largest = max(range(3), key=lambda i: faces[i].area)
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [i == largest for i in range(3)]
     with pytest.raises(SettingsError, match="target_faces 'first'"):
         swap(model, source, to_image(group), target_faces="first")
+
+
+def test_frames_left_unchanged_are_reported(
+    model: Engine, comfy: FakeComfy, photo: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No face, a 1x1 or 8x5 image, or target_faces past the last face: the log and the report say so."""
+    group, portrait = photo("apollo11_crew_3faces.jpg"), photo("obama_official_portrait.jpg")
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    empty = portrait[-150:, :300]
+    with caplog.at_level(logging.WARNING):
+        out, mask, report = swap(model, source, to_image(empty))
+    assert torch.equal(out, to_image(empty)) and not mask.any()
+    assert report.startswith("Swapped 0 faces in 1 frame.\nNo face found in the image: returned unchanged.")
+    assert "Lower det_thresh" in report and "No face found in the image" in caplog.text
+    for tiny in (np.full((1, 1, 3), 128, np.uint8), np.full((5, 8, 3), 128, np.uint8)):
+        out, _, report = swap(model, source, to_image(tiny))
+        assert out.shape == (1, *tiny.shape) and "No face found in the image" in report
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        out, mask, report = swap(model, source, to_image(group), target_faces="9", face_order="left-right")
+    assert not mask.any()
+    assert (
+        "target_faces 9: the image has 3 faces (counted left-right from 0), so face 9 is not there" in report
+    )
+    assert "face 9 is not there: returned unchanged" in caplog.text
+    _, mask, report = swap(model, source, to_image(group, group), target_faces="0,9")
+    assert mask.any() and report.startswith("Swapped 2 faces in 2 frames.")
+    assert "frames 1, 2 of 2 have 3 faces" in report and "the other chosen faces were swapped" in report
+    _, _, report = swap(model, source, to_image(portrait, np.zeros_like(portrait), portrait))
+    assert report == (
+        "Swapped 2 faces in 3 frames.\nNo face found in frame 2 of 3: returned unchanged. Lower det_thresh "
+        "or raise det_size in Load Swap Model, or use a larger, sharper image with a visible face."
+    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _, _, report = swap(model, source, to_image(portrait))
+    assert report == "Swapped 1 face in 1 frame." and caplog.text == ""
 
 
 def test_reference_face_swaps_only_similar_faces(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
@@ -407,7 +444,7 @@ def test_reference_face_swaps_only_similar_faces(model: Engine, comfy: FakeComfy
     faces = order_faces(model.detect(group), "left-right")
     source = extract(model, to_image(photo("biden_portrait.jpg")))
     reference = extract(model, to_image(group), 1, "left-right")
-    _, mask = swap(model, source, to_image(group), reference_face=reference, similarity_threshold=0.95)
+    _, mask, _ = swap(model, source, to_image(group), reference_face=reference, similarity_threshold=0.95)
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [False, True, False]
     with pytest.raises(SettingsError, match="reference_face"):
         swap(model, source, to_image(group), target_faces="0", reference_face=reference)
@@ -417,11 +454,11 @@ def test_mask_input_limits_the_swap(model: Engine, comfy: FakeComfy, photo: Call
     target = photo("obama_official_portrait.jpg")
     source = extract(model, to_image(photo("biden_portrait.jpg")))
     images = to_image(target)
-    full, full_mask = swap(model, source, images)
+    full, full_mask, _ = swap(model, source, images)
     x = centre(model.detect(target)[0])[1]
     limit = torch.zeros(images.shape[1:3])
     limit[:, :x] = 1.0
-    out, mask = swap(model, source, images, mask=limit)
+    out, mask, _ = swap(model, source, images, mask=limit)
     assert torch.equal(out[0, :, x:], images[0, :, x:]) and float(mask[0, :, x:].max()) == 0.0
     assert torch.allclose(out[0, :, :x], full[0, :, :x], atol=1e-6) and torch.equal(
         mask[0, :, :x], full_mask[0, :, :x]
@@ -440,12 +477,12 @@ def test_swap_face_keeps_alpha_blend_zero_and_pixel_boost(
     rgb = to_image(target)
     alpha = torch.linspace(0, 1, rgb.shape[2]).expand(1, rgb.shape[1], rgb.shape[2])[..., None]
     rgba = torch.cat([rgb, alpha], dim=-1)
-    out, mask = swap(model, source, rgba)
+    out, mask, _ = swap(model, source, rgba)
     assert out.shape == rgba.shape and torch.equal(out[..., 3], rgba[..., 3])
     assert torch.equal(out[..., :3], swap(model, source, rgb)[0])
-    unchanged, none = swap(model, source, rgb, blend=0.0)
+    unchanged, none, _ = swap(model, source, rgb, blend=0.0)
     assert torch.equal(unchanged, rgb) and float(none.max()) == 0.0
-    boosted, _ = swap(model, source, rgb, pixel_boost="256")
+    boosted, _, _ = swap(model, source, rgb, pixel_boost="256")
     changed = mask[0] > 0
     assert not torch.equal(boosted[0][changed], out[0, ..., :3][changed])
     with pytest.raises(InputError, match="empty"):
@@ -516,6 +553,8 @@ def _widget_names(class_type: str) -> list[str]:
         return ["image", "upload"]
     if class_type == "SaveImage":
         return ["filename_prefix"]
+    if class_type == "PreviewAny":
+        return []
     spec = NODE_CLASS_MAPPINGS[class_type].INPUT_TYPES()
     entries = {**spec["required"], **spec.get("optional", {})}
     return [
@@ -540,7 +579,8 @@ def test_ui_workflow_is_the_api_workflow(comfy: FakeComfy) -> None:
             _, src, src_slot, dst, dst_slot, kind = links[entry["link"]]
             assert (str(dst), dst_slot) == (node_id, slot)
             assert expected[entry["name"]] == [str(src), src_slot]
-            assert nodes[str(src)]["outputs"][src_slot]["type"] == kind == entry["type"]
+            assert nodes[str(src)]["outputs"][src_slot]["type"] == kind
+            assert entry["type"] in (kind, "*")  # "*": PreviewAny takes any type
         widgets = dict(zip(_widget_names(node["type"]), node["widgets_values"], strict=True))
         assert {k: v for k, v in expected.items() if not isinstance(v, list)} == {
             k: v for k, v in widgets.items() if k != "upload"
@@ -556,6 +596,7 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
         "inswapper_live_target.jpg": photo("obama_official_portrait.jpg"),
     }
     saved: list[torch.Tensor] = []
+    shown: list[str] = []
     results: dict[str, tuple] = {}
 
     def run(node_id: str) -> tuple:
@@ -567,13 +608,18 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
             elif node["class_type"] == "SaveImage":
                 saved.append(args["images"])
                 results[node_id] = ()
+            elif node["class_type"] == "PreviewAny":
+                shown.append(args["source"])
+                results[node_id] = ()
             else:
                 cls = NODE_CLASS_MAPPINGS[node["class_type"]]
                 results[node_id] = getattr(cls(), cls.FUNCTION)(**args)
         return results[node_id]
 
     run("6")
+    run("7")
     (out,) = saved
+    assert shown == ["Swapped 1 face in 1 frame."]
     target = to_image(images["inswapper_live_target.jpg"])
     assert out.shape == target.shape
     changed = (out != target).any(dim=-1)[0]

@@ -490,7 +490,7 @@ def _summary(
     flags, lacking = _swap_flags(models_dir)
     command = f"{Path(sys.executable).parent / 'inswapper-live'} swap --source ME.jpg --target PHOTO.jpg --output OUT.jpg"
     if lacking:
-        run.say(f"Swap:   not ready: it needs {' and '.join(lacking)} (see the missing files above); then:")
+        run.say(f"Swap:   not ready: it needs {' and '.join(lacking)} (see the missing files above); then")
         run.say(f"        {command}{_models_dir_flag(models_dir)}")
     else:
         run.say(f"Swap:   {command}{flags}")
@@ -518,7 +518,7 @@ def _swap_flags(models_dir: Path) -> tuple[str, list[str]]:
     ):
         found = first_present(names, models_dir)
         if found is None:
-            lacking.append(f"a {flag.removeprefix('--')} ({' or '.join(names)})")
+            lacking.append(default)
         elif found[0] != default:
             flags += f" {flag} {found[0]}"
     return flags, lacking
