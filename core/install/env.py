@@ -37,6 +37,18 @@ PHOTO = REPO / "core" / "data" / "grace_hopper.jpg"
 """Grace Hopper, US Navy portrait, public domain (see core/data/README.md): the self-check's and the example workflows' photo."""
 MIN_PYTHON = (3, 11)
 
+LOAD_CHECKOUT = """
+import importlib.util, sys
+repo = sys.argv[1]
+spec = importlib.util.spec_from_file_location(
+    "inswapper_live", repo + "/__init__.py", submodule_search_locations=[repo])
+module = importlib.util.module_from_spec(spec)
+sys.modules["inswapper_live"] = module
+spec.loader.exec_module(module)
+"""
+"""Start of a ``python -c`` script: import the checkout given as its first argument as ``inswapper_live``,
+in a Python where it is not installed (OBS's; ComfyUI's, which loads the pack from custom_nodes)."""
+
 ORT_PACKAGES = (
     "onnxruntime",
     "onnxruntime-gpu",

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .env import REPO
+from .env import LOAD_CHECKOUT, REPO
 
 OBS_SCRIPT = REPO / "obs_plugin" / "face_swap_filter.py"
 """The file to add in OBS under Tools > Scripts."""
@@ -226,14 +226,8 @@ def platform_of(python: Path) -> str:
 
 # ---------------------------------------------------------------- installing and checking
 
-_IMPORT_CHECK = """
-import importlib.util, json, sys
-repo = sys.argv[1]
-spec = importlib.util.spec_from_file_location(
-    "inswapper_live", repo + "/__init__.py", submodule_search_locations=[repo])
-module = importlib.util.module_from_spec(spec)
-sys.modules["inswapper_live"] = module
-spec.loader.exec_module(module)
+_IMPORT_CHECK = LOAD_CHECKOUT + """
+import json
 from inswapper_live.core.install.obs import activate_obs_deps
 folder = activate_obs_deps()
 import numpy, cv2, onnxruntime

@@ -30,7 +30,7 @@ from ..imageio import read_image, write_image
 from ..recognize import cosine
 from ..resolve import resolve
 from ..runtime import PROVIDER_PREFERENCE, RuntimeSettings, create_session
-from .env import PHOTO
+from .env import LOAD_CHECKOUT, PHOTO, REPO
 
 SWAPPERS = ("inswapper_128", "inswapper_128_fp16", "inswapper_512_live", "inswapper_512_live_mini")
 RECOGNIZERS = ("w600k_r50",)
@@ -180,10 +180,10 @@ class ProviderProbe:
     detail: str
 
 
-_PROBE = (
-    "import json, sys\n"
+_PROBE = LOAD_CHECKOUT + (
+    "import json\n"
     "from inswapper_live.core.install.selfcheck import probe_here\n"
-    "print(json.dumps(probe_here(sys.argv[1], sys.argv[2])))\n"
+    "print(json.dumps(probe_here(sys.argv[2], sys.argv[3])))\n"
 )
 _LIST = (
     "import json, onnxruntime as ort\n"
@@ -221,7 +221,7 @@ def probe_providers(python: Path | str = sys.executable, timeout: float = 300) -
         for provider in [p for p in PROVIDER_PREFERENCE if p in available]:
             try:
                 done = subprocess.run(
-                    [str(python), "-c", _PROBE, str(model), provider],
+                    [str(python), "-c", _PROBE, str(REPO), str(model), provider],
                     capture_output=True,
                     text=True,
                     timeout=timeout,
