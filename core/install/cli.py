@@ -326,7 +326,8 @@ def _models(
         run.say("")
         run.say("These files are missing. Download each from one of its URLs and put it where shown,")
         run.say("or put the downloads (files or archives) in one folder and run:")
-        run.say(f"    python install.py --from FOLDER{_models_dir_flag(models_dir)}")
+        flag = "" if args.in_comfyui else _models_dir_flag(models_dir)  # there it is the default
+        run.say(f"    python install.py --from FOLDER{flag}")
         for line in missing:
             run.say(f"  {line}")
     if models_dir != MANIFEST_PATH.parent.resolve() and str(models_dir) not in os.environ.get(MODELS_ENV, ""):

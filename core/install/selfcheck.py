@@ -14,6 +14,7 @@ crash the process or only report its reason on stderr.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -253,7 +254,8 @@ def probe_providers(python: Path | str = sys.executable, timeout: float = 300) -
 
 def _last_error(stderr: str) -> str:
     """The most telling line of a failed run's stderr (an error line, else the last line)."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stderr)  # onnxruntime colours its log lines
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
     for line in reversed(lines):
         if any(word in line for word in ("Error", "error", "Failed", "failed", "cannot", "not found")):
             return line
