@@ -350,10 +350,7 @@ def test_unchanged_frames_and_missing_models_are_said_once(
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
     (report,) = entry["outputs"]["7"]["text"]
     assert report.startswith("Swapped 0 faces in 1 frame.\nNo face found in the image: returned unchanged.")
-    assert (
-        "WARNING" in server.log.read_text()
-        and "Swap Face: No face found in the image" in server.log.read_text()
-    )
+    assert "Swap Face: No face found in the image" in server.log.read_text()  # ComfyUI logs without levels
 
     workflow["2"]["inputs"]["image"] = server.upload(tmp_path / "il_group.png")
     workflow["5"]["inputs"]["target_faces"] = "9"
