@@ -571,7 +571,7 @@ def _check(args: argparse.Namespace) -> int:
         Path(state["comfyui_python"]) if state.get("comfyui_python") else None
     )
     obs_python = args.obs_python or (Path(state["obs_python"]) if state.get("obs_python") else None)
-    report = check(models_dir, comfyui, comfyui_python, obs_python)
+    report = check(models_dir, comfyui, comfyui_python, obs_python, in_comfyui=args.in_comfyui)
     print("\n".join(report.lines))
     if report.exit_code:
         problems = report.broken + [f"{part} is not ready" for part in report.not_ready]
