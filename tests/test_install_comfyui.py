@@ -20,8 +20,9 @@ from inswapper_live.core.install.comfyui import (
     link_pack,
     pack_folder,
     place_example_images,
+    still_needed,
 )
-from inswapper_live.core.install.env import PHOTO, REPO
+from inswapper_live.core.install.env import PHOTO, REPO, OrtChoice
 
 
 def fake_comfyui(root: Path) -> Path:
@@ -112,3 +113,17 @@ def test_example_photos_go_to_input_and_never_over_a_users_file(tmp_path: Path) 
     assert (comfy / "input" / "inswapper_live_source.jpg").read_bytes() == PHOTO.read_bytes()
     assert (comfy / "input" / "inswapper_live_target.jpg").read_bytes() == b"the user's own"
     assert place_example_images(comfy) == []
+
+
+def test_comfyuis_python_gets_only_what_it_lacks_and_keeps_its_builds() -> None:
+    """onnxruntime and OpenCV come as several wheels of one module: one ComfyUI has is kept."""
+    requirements = ["numpy>=1.24", "opencv-python-headless>=4.8", "pillow>=10"]
+    cpu = OrtChoice("onnxruntime", "onnxruntime>=1.16", "CPU build")
+    theirs = {"numpy": "2.1.0", "opencv-contrib-python": "4.10.0.84", "onnxruntime-gpu": "1.31.1"}
+    assert still_needed(requirements, theirs, cpu) == ["pillow>=10"]
+    bare = {"numpy": "1.26.4"}
+    assert still_needed(requirements, bare, cpu) == [
+        "opencv-python-headless>=4.8",
+        "pillow>=10",
+        "onnxruntime>=1.16",
+    ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import InswapperLiveError
 from ..manifest import MANIFEST_PATH
 from .env import (
+    OPENCV_PACKAGES,
     ORT_PACKAGES,
     PHOTO,
     REPO,
@@ -25,6 +26,7 @@ from .env import (
     installed_distributions,
     pip,
     project_requirements,
+    requirement_name,
     unsatisfied,
     with_onnxruntime,
 )
@@ -135,13 +137,29 @@ def install_requirements(python: Path, requirements: list[str], choice: OrtChoic
     """
     installed = installed_distributions(python)
     present = [p for p in ORT_PACKAGES if p in installed]
-    needed = unsatisfied(with_onnxruntime(requirements, None if present else choice), installed)
+    needed = still_needed(requirements, installed, choice)
     if needed:
         pip(python, "install", *needed)
     done = f"installed {', '.join(needed)} into {python}" if needed else f"already in place in {python}"
     if present:
         return f"{done}; kept its {', '.join(f'{p} {installed[p]}' for p in present)}"
     return done
+
+
+def still_needed(requirements: list[str], installed: dict[str, str], choice: OrtChoice) -> list[str]:
+    """What ComfyUI's Python lacks: an onnxruntime build only where it has none, OpenCV likewise.
+
+    OpenCV's four wheels (with or without GUI, with or without contrib) also share one module:
+    installing the headless one beside another pack's ``opencv-contrib-python`` would replace it.
+    """
+    ort = None if any(p in installed for p in ORT_PACKAGES) else choice
+    has_opencv = any(p in installed for p in OPENCV_PACKAGES)
+    wanted = [
+        r
+        for r in with_onnxruntime(requirements, ort)
+        if not (has_opencv and requirement_name(r) in OPENCV_PACKAGES)
+    ]
+    return unsatisfied(wanted, installed)
 
 
 def comfyui_around(repo: Path = REPO) -> Path | None:

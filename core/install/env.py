@@ -58,6 +58,14 @@ ORT_PACKAGES = (
 )
 """Distributions that install the ``onnxruntime`` module; two of them break each other."""
 
+OPENCV_PACKAGES = (
+    "opencv-python-headless",
+    "opencv-python",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+"""Distributions that install the ``cv2`` module (any of them serves the engine)."""
+
 ORT_CHOICES = ("auto", "cpu", "cuda", "directml", "openvino")
 
 CUDA12_ORT = ">=1.19,<1.27"

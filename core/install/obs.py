@@ -226,7 +226,9 @@ def platform_of(python: Path) -> str:
 
 # ---------------------------------------------------------------- installing and checking
 
-_IMPORT_CHECK = LOAD_CHECKOUT + """
+_IMPORT_CHECK = (
+    LOAD_CHECKOUT
+    + """
 import json
 from inswapper_live.core.install.obs import activate_obs_deps
 folder = activate_obs_deps()
@@ -236,6 +238,7 @@ print(json.dumps({"deps": str(folder), "numpy": numpy.__version__, "cv2": cv2.__
     "onnxruntime": onnxruntime.__version__, "providers": onnxruntime.get_available_providers(),
     "numpy_from": numpy.__file__}))
 """
+)
 
 
 def check_obs_imports(python: Path, repo: Path = REPO) -> tuple[dict | None, str]:
