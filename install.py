@@ -5,6 +5,8 @@
     python install.py --help     # every option
     python install.py --check    # what is installed and working
 
+In ComfyUI/custom_nodes (as ComfyUI-Manager runs it) it sets up that ComfyUI's Python instead.
+
 It runs before anything is installed, so it loads the package from this folder directly.
 """
 

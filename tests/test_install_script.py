@@ -231,7 +231,9 @@ def test_comfyui_gets_the_pack_its_requirements_and_its_models_reused(installed,
 
 def test_manager_style_install_keeps_the_gpu_build_and_makes_no_venv(tmp_path: Path, yunet: Path) -> None:
     """What ComfyUI-Manager does, in a ComfyUI Python that has onnxruntime-gpu: ``pip install -r
-    requirements.txt``, then ``python install.py`` with no arguments in the pack's folder."""
+    requirements.txt``, then ``python install.py`` with no arguments in the pack's folder.
+
+    About a minute and a half, most of it pip unpacking onnxruntime-gpu (250 MB) from its cache."""
     comfy = tmp_path / "ComfyUI"
     (comfy / "custom_nodes").mkdir(parents=True)
     (comfy / "main.py").write_text("# ComfyUI\n")
@@ -279,3 +281,7 @@ def test_manager_style_install_keeps_the_gpu_build_and_makes_no_venv(tmp_path: P
     failed = re.findall(r"^   FAILED: (.*)$", out, re.M)
     assert all("ExecutionProvider is in the onnxruntime build but does not run" in f for f in failed), failed
     assert done.returncode == (1 if failed else 0)
+    # Run by hand with the system's Python, it hands over to ComfyUI's own.
+    check = sh("python3 install.py --check", pack)
+    assert f"== ComfyUI in {comfy}: running install.py with its Python {python}" in check.stdout
+    assert f"  {python} (Python" in check.stdout and "NOT READY  ComfyUI" in check.stdout
