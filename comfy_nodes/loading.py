@@ -88,7 +88,7 @@ def locate(name: str, setting: str) -> Path:
         return found
     try:
         return resolve(name).path
-    except ModelNotFoundError as error:
+    except ModelNotFoundError:
         folders = comfy_adapter.model_folders()
         where = "\n  ".join(dict.fromkeys(str(p) for p in [*folders, *search_dirs()]))
         raise ModelNotFoundError(
@@ -96,7 +96,7 @@ def locate(name: str, setting: str) -> Path:
             f"Put the file in {folders[0]} (or in models/insightface, where other face-swap packs keep "
             "it) or run `python install.py` in this node pack's folder to download it; then press R in "
             "ComfyUI to refresh the lists and choose it in LoadSwapModel."
-        ) from error
+        ) from None  # the engine's own search is in the list above: one message in ComfyUI's log
 
 
 def file_state(swapper: str, detector: str, recognizer: str) -> tuple[tuple[str, int, int], ...]:

@@ -366,4 +366,6 @@ def test_unchanged_frames_and_missing_models_are_said_once(
     errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
     assert errors and errors[0]["node_type"] == "InswapperLiveLoadSwapModel"
     assert "The detector model 'det_10g.onnx' was not found" in errors[0]["exception_message"]
-    assert "WARNING: The detector model" not in server.log.read_text(), "IS_CHANGED repeated the error"
+    log = server.log.read_text()
+    assert "WARNING: The detector model" not in log, "IS_CHANGED repeated the error"
+    assert "Model det_10g (det_10g.onnx) was not found" not in log, "the engine's own message was chained in"
