@@ -269,7 +269,13 @@ def _pack_packages(run: _Run, args: argparse.Namespace) -> OrtChoice:
     choice = choose_onnxruntime(
         args.onnxruntime, probe_nvidia(), minimum=onnxruntime_minimum(project_requirements())
     )
-    run.say(f"requirements {install_requirements(Path(sys.executable), pack_requirements(), choice)}")
+    done = install_requirements(Path(sys.executable), pack_requirements(), choice)
+    run.say(f"requirements {done}")
+    if "kept its onnxruntime" in done and args.onnxruntime != "auto":
+        run.say(
+            f"--onnxruntime {args.onnxruntime} was not applied: ComfyUI's build is never replaced here "
+            "(other packs use it too); uninstall it first to change it"
+        )
     run.say("the pack runs from this folder in ComfyUI: no .venv and no editable install are made")
     _say_working(run)
     return choice
