@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from fake_comfy import FakeComfy, InterruptProcessingException
-from helpers import read
+from helpers import read, upscaler_onnx
 
 import inswapper_live
 from inswapper_live.comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_adapter
@@ -227,18 +227,6 @@ def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recogn
     assert comfy_adapter.model_path("b/arcface.onnx") == extra / "b" / "arcface.onnx"
 
 
-def _upscaler(path: Path) -> Path:
-    """An image-to-image ONNX model (an upscaler's signature): no kind these nodes use."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 64])
-    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 64, 64])
-    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["out"])], "upscaler", [image], [out])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def test_unknown_files_are_listed_under_the_kind_their_signature_shows(
     comfy: FakeComfy, comfy_base: Path, recognizer: Path, scrfd_500m: Path
 ) -> None:
@@ -246,7 +234,7 @@ def test_unknown_files_are_listed_under_the_kind_their_signature_shows(
     folder.mkdir()
     shutil.copy(recognizer, folder / "my_arcface.onnx")
     shutil.copy(scrfd_500m, folder / "my_scrfd.onnx")
-    _upscaler(folder / "upscaler_x4.onnx")
+    upscaler_onnx(folder / "upscaler_x4.onnx")
     (folder / "broken.onnx").write_bytes(b"half a download")
     lists = {kind: model_choices(kind) for kind in ("swapper", "detector", "recognizer")}
     assert "my_arcface.onnx" in lists["recognizer"] and "my_scrfd.onnx" in lists["detector"]

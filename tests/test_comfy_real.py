@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import read
+from helpers import read, upscaler_onnx
 
 from inswapper_live.core import synthetic
 from inswapper_live.core.engine import Engine, EngineSettings
@@ -159,18 +159,6 @@ class Server:
         )
 
 
-def _upscaler(path: Path) -> Path:
-    """An image-to-image ONNX model, as other packs keep beside face models: no kind these nodes use."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 64])
-    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 64, 64])
-    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["out"])], "upscaler", [image], [out])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory, yunet: Path) -> Path:
     """A ComfyUI base folder: models where ReActor users keep them, YuNet in our folder."""
@@ -179,7 +167,7 @@ def models(tmp_path_factory: pytest.TempPathFactory, yunet: Path) -> Path:
     synthetic.make_swapper(m / "insightface" / "inswapper_128.onnx", 128, batch=True)
     synthetic.make_swapper(m / "hyperswap" / "swapper_512.onnx", 512, seed=5)
     synthetic.make_recognizer(m / "insightface" / "models" / "buffalo_l" / "w600k_r50.onnx")
-    _upscaler(m / "insightface" / "upscaler_x4.onnx")
+    upscaler_onnx(m / "insightface" / "upscaler_x4.onnx")
     (base / "extra_models").mkdir()
     shutil.copy(yunet, base / "extra_models" / YUNET)
     (base / "custom_nodes").mkdir()
