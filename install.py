@@ -5,6 +5,8 @@
     python install.py --help     # every option
     python install.py --check    # what is installed and working
 
+In ComfyUI/custom_nodes (as ComfyUI-Manager runs it) it sets up that ComfyUI's Python instead.
+
 It runs before anything is installed, so it loads the package from this folder directly.
 """
 
@@ -35,6 +37,6 @@ def _load_package() -> None:
 
 if __name__ == "__main__":
     _load_package()
-    from inswapper_live.core.install_cli import main
+    from inswapper_live.core.install.cli import main
 
     sys.exit(main())

@@ -1,8 +1,8 @@
 """What LoadSwapModel offers and loads: model lists per kind, file lookup, the engine cache.
 
 The lists come from ComfyUI's model folders. A file the manifest knows is listed under its kind;
-any other ``.onnx`` file is listed under every kind, because what a file is gets decided from
-its ONNX signature when it loads (a wrong pick gets an error that says what the file is).
+any other ``.onnx`` file under the kind its ONNX signature shows (read once per file version),
+and not at all when it is no model these nodes use.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 from ..core.engine import Engine, EngineSettings
 from ..core.errors import ModelNotFoundError
 from ..core.manifest import load_manifest
+from ..core.modelinfo import DETECTORS, ModelKind, kind_of_file
 from ..core.resolve import resolve, search_dirs
 from ..core.runtime import PROVIDER_ALIASES, available_providers
 from . import comfy_adapter
@@ -47,16 +48,31 @@ def model_choices(kind: str) -> list[str]:
     manifest = load_manifest()
     known: list[tuple[int, str]] = []
     unknown: list[str] = []
-    for name in _listed_files():
+    for name, relative in _listed_files().items():
         entry = manifest.by_file(PurePath(name).name)
         if entry is None:
-            unknown.append(name)
+            if _kind_of(relative) == kind:
+                unknown.append(name)
         elif entry.kind == kind:
             known.append((0 if entry.default else 1, name))
     listed = [name for _, name in sorted(known)]
     defaults = [e.file for e in manifest.defaults() if e.kind == kind]
     missing = [f for f in defaults if not any(PurePath(n).name == f for n in listed)]
     return missing + listed + unknown
+
+
+def _kind_of(relative: str) -> str | None:
+    """``swapper``, ``detector``, ``recognizer`` or ``restorer`` from the file's ONNX signature; None otherwise."""
+    path = comfy_adapter.model_path(relative)
+    try:
+        kind = kind_of_file(path) if path is not None else None
+    except OSError:  # removed since the folder was listed
+        return None
+    if kind is None:
+        return None
+    if kind in DETECTORS:
+        return "detector"
+    return {ModelKind.SWAPPER: "swapper", ModelKind.RECOGNIZER: "recognizer", ModelKind.RESTORER: "restorer"}.get(kind)
 
 
 def provider_choices() -> list[str]:
@@ -74,7 +90,7 @@ def locate(name: str, setting: str) -> Path:
         return found
     try:
         return resolve(name).path
-    except ModelNotFoundError as error:
+    except ModelNotFoundError:
         folders = comfy_adapter.model_folders()
         where = "\n  ".join(dict.fromkeys(str(p) for p in [*folders, *search_dirs()]))
         raise ModelNotFoundError(
@@ -82,7 +98,7 @@ def locate(name: str, setting: str) -> Path:
             f"Put the file in {folders[0]} (or in models/insightface, where other face-swap packs keep "
             "it) or run `python install.py` in this node pack's folder to download it; then press R in "
             "ComfyUI to refresh the lists and choose it in LoadSwapModel."
-        ) from error
+        ) from None  # the engine's own search is in the list above: one message in ComfyUI's log
 
 
 def file_state(swapper: str, detector: str, recognizer: str) -> tuple[tuple[str, int, int], ...]:
@@ -91,6 +107,18 @@ def file_state(swapper: str, detector: str, recognizer: str) -> tuple[tuple[str,
         locate(name, setting) for name, setting in zip((swapper, detector, recognizer), KINDS, strict=True)
     ]
     return tuple((str(p), (st := p.stat()).st_size, st.st_mtime_ns) for p in paths)
+
+
+def fingerprint(swapper: str, detector: str, recognizer: str) -> str:
+    """:func:`file_state` as text, or ``missing`` without a word: LoadSwapModel itself says where to put it.
+
+    ComfyUI logs whatever IS_CHANGED raises, also for prompts it then rejects, so raising here
+    would repeat the node's own error as a warning.
+    """
+    try:
+        return repr(file_state(swapper, detector, recognizer))
+    except (ModelNotFoundError, OSError):
+        return "missing"
 
 
 @dataclass(frozen=True)

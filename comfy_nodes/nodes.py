@@ -22,7 +22,8 @@ from ..core.restore import RestoreSettings
 from ..core.select import ORDERS, FaceSelection
 from ..core.source import SourceFace
 from . import comfy_adapter, tensors
-from .loading import file_state, load_engine, locate, model_choices, provider_choices
+from .loading import fingerprint, load_engine, locate, model_choices, provider_choices
+from .swap_report import SwapReport
 
 if TYPE_CHECKING:
     import torch
@@ -130,7 +131,7 @@ class LoadSwapModel:
     @classmethod
     def IS_CHANGED(cls, swapper: str, detector: str, recognizer: str, **_settings: object) -> str:
         """Run again when a model file was replaced under the same name (ComfyUI would reuse its output)."""
-        return repr(file_state(swapper, detector, recognizer))
+        return fingerprint(swapper, detector, recognizer)
 
     def load(
         self,
@@ -207,9 +208,13 @@ class SwapFace:
         "Swaps the source face into every frame of an image batch (a video is a batch of frames); "
         "also gives the mask of the swapped regions."
     )
-    RETURN_TYPES = ("IMAGE", "MASK")
-    RETURN_NAMES = ("images", "swap_mask")
-    OUTPUT_TOOLTIPS = ("The frames with faces swapped.", "Where each frame changed, 0..1 [B,H,W].")
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("images", "swap_mask", "report")
+    OUTPUT_TOOLTIPS = (
+        "The frames with faces swapped.",
+        "Where each frame changed, 0..1 [B,H,W].",
+        "What was swapped, and which frames came back unchanged and why (no face, index not there).",
+    )
     FUNCTION = "swap"
     CATEGORY = CATEGORY
 
@@ -314,7 +319,7 @@ class SwapFace:
         input_faces_index: str = "",
         target_gender: str = "any",
         target_age: str = "",
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, str]:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
         limit = tensors.limit_mask(mask, count, height, width)
@@ -323,6 +328,7 @@ class SwapFace:
             target_gender,
             target_age,
         )
+        report = SwapReport(selection, count)
         if selection.needs_attributes:
             swap_model.update(genderage=str(locate("genderage.onnx", "target_gender / target_age")))
         swap_model.set_facemap(_facemap(source_face, face_list, source_faces_index, input_faces_index))
@@ -342,10 +348,12 @@ class SwapFace:
             result = swap_model.swap(tensors.to_bgr(images[i]), in_place=True)
             tensors.write_swap(out, masks, i, result)
             unmatched.update(result.unmatched)
+            report.add(i, len(result.faces), len(result.swapped))
             bar.update(1)
         for label, frames in unmatched.items():
             log.warning("SwapFace: %s found no face in %d of %d frames.", label, frames, count)
-        return tensors.apply_limit(out, images, masks, limit)
+        report.log_problems()
+        return (*tensors.apply_limit(out, images, masks, limit), report.text())
 
 
 def _restore_inputs(optional: bool) -> dict[str, tuple[Any, ...]]:

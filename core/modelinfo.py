@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import enum
+import logging
+import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import onnxruntime as ort
 
 from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
 
 
 class ModelKind(enum.Enum):
@@ -49,6 +54,30 @@ class Signature:
             return tuple(Tensor(t.name, tuple(t.shape), t.type) for t in items)
 
         return cls(tensors(session.get_inputs()), tensors(session.get_outputs()))
+
+    @classmethod
+    def of_file(cls, path: Path | str) -> Signature:
+        """The graph's inputs and outputs read with ``onnx``, without starting a session or loading weights."""
+        import onnx
+
+        graph = onnx.load(os.fspath(path), load_external_data=False).graph
+        weights = {w.name for w in graph.initializer}
+
+        def tensors(items: list) -> tuple[Tensor, ...]:
+            out = []
+            for value in items:
+                tensor = value.type.tensor_type
+                dims = tuple(
+                    d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                    for d in tensor.shape.dim
+                )
+                kind = (
+                    onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else "?"
+                )
+                out.append(Tensor(value.name, dims, f"tensor({kind})"))
+            return tuple(out)
+
+        return cls(tensors([v for v in graph.input if v.name not in weights]), tensors(list(graph.output)))
 
     def describe(self) -> str:
         def fmt(ts: tuple[Tensor, ...]) -> str:
@@ -101,6 +130,25 @@ def _is_restored(image: Tensor, out: Tensor) -> bool:
         and image.dim(axes[2]) == 3
         and all(out.dim(a) == image.dim(a) for a in axes)
     )
+
+
+def kind_of_file(path: Path | str) -> ModelKind | None:
+    """The kind of the model in ``path`` (None: unreadable, or no kind this engine uses).
+
+    Read once per file version: the answer is cached by path, size and modification time, so
+    listing a folder of large models again costs a ``stat`` each.
+    """
+    stat = os.stat(path)
+    return _kind_of(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=1024)
+def _kind_of(path: str, _size: int, _mtime_ns: int) -> ModelKind | None:
+    try:
+        return classify(Signature.of_file(path))
+    except Exception as error:  # a damaged or foreign file: onnx raises many kinds of errors
+        log.info("%s is not a readable ONNX model (%s).", path, error)
+        return None
 
 
 def expect_kind(

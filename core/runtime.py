@@ -53,8 +53,13 @@ class RuntimeSettings:
     """Intra-op threads per session; 0 lets onnxruntime choose (all physical cores)."""
 
 
+REMOTE_PROVIDERS = frozenset({"AzureExecutionProvider"})
+"""Providers that send work to a cloud endpoint instead of running the model here: never offered."""
+
+
 def available_providers() -> list[str]:
-    return list(ort.get_available_providers())
+    """The providers of the installed onnxruntime build that run a model on this machine."""
+    return [p for p in ort.get_available_providers() if p not in REMOTE_PROVIDERS]
 
 
 def canonical_provider(name: str) -> str:

@@ -39,7 +39,7 @@ def _use_repository_as_package() -> None:
 
 _use_repository_as_package()
 # Both standard library only: they run before the dependencies can be found.
-from inswapper_live.core.install_obs import activate_obs_deps, setup_hint  # noqa: E402
+from inswapper_live.core.install.obs import activate_obs_deps, setup_hint  # noqa: E402
 from inswapper_live.obs_plugin.platforms import package_dirs  # noqa: E402
 
 

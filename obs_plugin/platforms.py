@@ -3,7 +3,7 @@
 Kept in one module of pure functions (no OBS, no ctypes loading, standard library only) so
 every choice has a unit test on any machine: where libobs is, which struct size the running
 OBS expects, and which development folders OBS's Python may take packages from (install.py's
-own folder for them is ``core.install_obs.obs_deps_dir``).
+own folder for them is ``core.install.obs.obs_deps_dir``).
 """
 
 from __future__ import annotations

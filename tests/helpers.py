@@ -42,3 +42,17 @@ def ghost_measure(
     weight = np.where(mask > 0.5, mask, 0.0)[..., None]
     added = (swapped.astype(np.float32) - plain.astype(np.float32)) * (mask[..., None] > 0.5)
     return float((added * fine).sum() / (weight * fine * fine).sum())
+
+
+def upscaler_onnx(path: Path) -> Path:
+    """A 4x upscaler's signature (64 in, 256 out): no kind these nodes use."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 64])
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 256, 256])
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 4.0, 4.0])
+    resize = helper.make_node("Resize", ["image", "", "scales"], ["out"], mode="nearest")
+    graph = helper.make_graph([resize], "upscaler", [image], [out], [scales])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inswapper_live.core.archive import extract_member, open_checked
-from inswapper_live.core.download import Expected
 from inswapper_live.core.errors import ModelLoadError
+from inswapper_live.core.install.archive import extract_member, open_checked
+from inswapper_live.core.install.download import Expected
 
 MEMBER = os.urandom(20_000)
 EXPECTED = Expected(hashlib.sha256(MEMBER).hexdigest(), len(MEMBER))

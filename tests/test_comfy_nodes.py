@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -20,14 +21,14 @@ import cv2
 import numpy as np
 import pytest
 from fake_comfy import FakeComfy, InterruptProcessingException
-from helpers import read
+from helpers import read, upscaler_onnx
 
 import inswapper_live
 from inswapper_live.comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_adapter
 from inswapper_live.comfy_nodes import nodes as comfy_nodes
 from inswapper_live.comfy_nodes.loading import model_choices, provider_choices
+from inswapper_live.core import modelinfo, synthetic
 from inswapper_live.core import resolve as core_resolve
-from inswapper_live.core import synthetic
 from inswapper_live.core.engine import Engine
 from inswapper_live.core.errors import (
     InputError,
@@ -37,6 +38,8 @@ from inswapper_live.core.errors import (
     OutputError,
     SettingsError,
 )
+from inswapper_live.core.install.comfyui import pack_requirements
+from inswapper_live.core.install.env import ORT_PACKAGES, requirement_name
 from inswapper_live.core.select import order_faces
 from inswapper_live.core.source import SourceFace
 from inswapper_live.core.types import Face
@@ -209,6 +212,7 @@ def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recogn
     assert {YUNET, "det_500m.onnx"} <= set(detectors) and "inswapper_128.onnx" not in detectors
     assert recognizers[0] == "w600k_r50.onnx"
     assert provider_choices()[:1] == ["auto"] and "cpu" in provider_choices()
+    assert "AzureExecutionProvider" not in provider_choices()
     # A folder another pack or extra_model_paths.yaml registered under a shared name is searched too.
     extra = tmp_path / "elsewhere"
     for sub in ("a", "b"):
@@ -221,6 +225,41 @@ def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recogn
     # A bare file name that two files share is listed by their relative paths instead.
     assert {"a/arcface.onnx", "b/arcface.onnx"} <= set(listed) and "arcface.onnx" not in listed
     assert comfy_adapter.model_path("b/arcface.onnx") == extra / "b" / "arcface.onnx"
+
+
+def test_unknown_files_are_listed_under_the_kind_their_signature_shows(
+    comfy: FakeComfy, comfy_base: Path, recognizer: Path, scrfd_500m: Path
+) -> None:
+    folder = comfy.models_dir / "inswapper_live" / "mine"
+    folder.mkdir()
+    shutil.copy(recognizer, folder / "my_arcface.onnx")
+    shutil.copy(scrfd_500m, folder / "my_scrfd.onnx")
+    upscaler_onnx(folder / "upscaler_x4.onnx")
+    (folder / "broken.onnx").write_bytes(b"half a download")
+    lists = {kind: model_choices(kind) for kind in ("swapper", "detector", "recognizer")}
+    assert "my_arcface.onnx" in lists["recognizer"] and "my_scrfd.onnx" in lists["detector"]
+    assert "swapper_512.onnx" in lists["swapper"]
+    for kind, names in lists.items():
+        assert "upscaler_x4.onnx" not in names and "broken.onnx" not in names, kind
+        if kind != "recognizer":
+            assert "my_arcface.onnx" not in names, kind
+        if kind != "detector":
+            assert "my_scrfd.onnx" not in names, kind
+    # Read once per file version: listing again reads no file; a replaced file is read again.
+    before = modelinfo._kind_of.cache_info()
+    model_choices("detector")
+    after = modelinfo._kind_of.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
+    shutil.copy(recognizer, folder / "my_scrfd.onnx")
+    assert "my_scrfd.onnx" in model_choices("recognizer") and "my_scrfd.onnx" not in model_choices("detector")
+
+
+def test_is_changed_is_silent_about_a_missing_model(comfy: FakeComfy, caplog) -> None:
+    """ComfyUI logs what IS_CHANGED raises; the missing file is LoadSwapModel's own error, said once."""
+    with caplog.at_level(logging.DEBUG):
+        value = comfy_nodes.LoadSwapModel.IS_CHANGED(**{**MODEL_ARGS, "detector": "det_10g.onnx"})
+    assert value == "missing" and caplog.text == ""
+    assert comfy_nodes.LoadSwapModel.IS_CHANGED(**MODEL_ARGS) != value
 
 
 def test_load_swap_model_is_cached_per_settings(comfy: FakeComfy, comfy_base: Path) -> None:
@@ -298,7 +337,7 @@ def test_swap_face_single_image(detector: str, comfy: FakeComfy, photo: Callable
     target = photo("obama_official_portrait.jpg")
     # Values between the 8-bit steps, as a VAE decode gives: they must come out untouched.
     images = (to_image(target) + 0.0011).clamp(0.0, 1.0)
-    out, mask = swap(model, source, images)
+    out, mask, _ = swap(model, source, images)
     assert out.shape == images.shape and out.dtype == torch.float32
     assert mask.shape == images.shape[:3] and mask.dtype == torch.float32
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 and float(mask.max()) > 0.99
@@ -319,11 +358,11 @@ def test_swap_face_sixteen_frames_reuses_sessions(model: Engine, comfy: FakeComf
     source = extract(model, to_image(clip_frames[0]))
     swapper_session, detector_session = model.swapper.session, model.detector.session
     images = to_image(*clip_frames)
-    out, mask = swap(model, source, images)
+    out, mask, _ = swap(model, source, images)
     assert out.shape == (16, 480, 640, 3) and mask.shape == (16, 480, 640)
     assert all(float(mask[i].max()) > 0.99 for i in range(16))  # a face swapped in every frame
     assert comfy.bars[-1].total == comfy.bars[-1].current == 16 and comfy.checks >= 16
-    again, _ = swap(model, source, images)
+    again, _, _ = swap(model, source, images)
     assert torch.equal(out, again)
     assert model.swapper.session is swapper_session and model.detector.session is detector_session
 
@@ -340,15 +379,52 @@ def test_target_faces_and_order(model: Engine, comfy: FakeComfy, photo: Callable
     group = photo("apollo11_crew_3faces.jpg")
     faces = order_faces(model.detect(group), "left-right")
     source = extract(model, to_image(photo("biden_portrait.jpg")))
-    _, mask = swap(model, source, to_image(group), target_faces="0, 2")
+    _, mask, _ = swap(model, source, to_image(group), target_faces="0, 2")
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [True, False, True]
-    _, mask = swap(model, source, to_image(group), target_faces="0", face_order="right-left")
+    _, mask, _ = swap(model, source, to_image(group), target_faces="0", face_order="right-left")
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [False, False, True]
-    _, mask = swap(model, source, to_image(group), target_faces="largest")
+    _, mask, _ = swap(model, source, to_image(group), target_faces="largest")
     largest = max(range(3), key=lambda i: faces[i].area)
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [i == largest for i in range(3)]
     with pytest.raises(SettingsError, match="target_faces 'first'"):
         swap(model, source, to_image(group), target_faces="first")
+
+
+def test_frames_left_unchanged_are_reported(
+    model: Engine, comfy: FakeComfy, photo: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No face, a 1x1 or 8x5 image, or target_faces past the last face: the log and the report say so."""
+    group, portrait = photo("apollo11_crew_3faces.jpg"), photo("obama_official_portrait.jpg")
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    empty = portrait[-150:, :300]
+    with caplog.at_level(logging.WARNING):
+        out, mask, report = swap(model, source, to_image(empty))
+    assert torch.equal(out, to_image(empty)) and not mask.any()
+    assert report.startswith("Swapped 0 faces in 1 frame.\nNo face found in the image: returned unchanged.")
+    assert "Lower det_thresh" in report and "No face found in the image" in caplog.text
+    for tiny in (np.full((1, 1, 3), 128, np.uint8), np.full((5, 8, 3), 128, np.uint8)):
+        out, _, report = swap(model, source, to_image(tiny))
+        assert out.shape == (1, *tiny.shape) and "No face found in the image" in report
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        out, mask, report = swap(model, source, to_image(group), target_faces="9", face_order="left-right")
+    assert not mask.any()
+    assert (
+        "target_faces 9: the image has 3 faces (counted left-right from 0), so face 9 is not there" in report
+    )
+    assert "face 9 is not there: returned unchanged" in caplog.text
+    _, mask, report = swap(model, source, to_image(group, group), target_faces="0,9")
+    assert mask.any() and report.startswith("Swapped 2 faces in 2 frames.")
+    assert "frames 1, 2 of 2 have 3 faces" in report and "the other chosen faces were swapped" in report
+    _, _, report = swap(model, source, to_image(portrait, np.zeros_like(portrait), portrait))
+    assert report == (
+        "Swapped 2 faces in 3 frames.\nNo face found in frame 2 of 3: returned unchanged. Lower det_thresh "
+        "or raise det_size in Load Swap Model, or use a larger, sharper image with a visible face."
+    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _, _, report = swap(model, source, to_image(portrait))
+    assert report == "Swapped 1 face in 1 frame." and caplog.text == ""
 
 
 def test_reference_face_swaps_only_similar_faces(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
@@ -356,7 +432,7 @@ def test_reference_face_swaps_only_similar_faces(model: Engine, comfy: FakeComfy
     faces = order_faces(model.detect(group), "left-right")
     source = extract(model, to_image(photo("biden_portrait.jpg")))
     reference = extract(model, to_image(group), 1, "left-right")
-    _, mask = swap(model, source, to_image(group), reference_face=reference, similarity_threshold=0.95)
+    _, mask, _ = swap(model, source, to_image(group), reference_face=reference, similarity_threshold=0.95)
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [False, True, False]
     with pytest.raises(SettingsError, match="reference_face"):
         swap(model, source, to_image(group), target_faces="0", reference_face=reference)
@@ -366,11 +442,11 @@ def test_mask_input_limits_the_swap(model: Engine, comfy: FakeComfy, photo: Call
     target = photo("obama_official_portrait.jpg")
     source = extract(model, to_image(photo("biden_portrait.jpg")))
     images = to_image(target)
-    full, full_mask = swap(model, source, images)
+    full, full_mask, _ = swap(model, source, images)
     x = centre(model.detect(target)[0])[1]
     limit = torch.zeros(images.shape[1:3])
     limit[:, :x] = 1.0
-    out, mask = swap(model, source, images, mask=limit)
+    out, mask, _ = swap(model, source, images, mask=limit)
     assert torch.equal(out[0, :, x:], images[0, :, x:]) and float(mask[0, :, x:].max()) == 0.0
     assert torch.allclose(out[0, :, :x], full[0, :, :x], atol=1e-6) and torch.equal(
         mask[0, :, :x], full_mask[0, :, :x]
@@ -389,12 +465,12 @@ def test_swap_face_keeps_alpha_blend_zero_and_pixel_boost(
     rgb = to_image(target)
     alpha = torch.linspace(0, 1, rgb.shape[2]).expand(1, rgb.shape[1], rgb.shape[2])[..., None]
     rgba = torch.cat([rgb, alpha], dim=-1)
-    out, mask = swap(model, source, rgba)
+    out, mask, _ = swap(model, source, rgba)
     assert out.shape == rgba.shape and torch.equal(out[..., 3], rgba[..., 3])
     assert torch.equal(out[..., :3], swap(model, source, rgb)[0])
-    unchanged, none = swap(model, source, rgb, blend=0.0)
+    unchanged, none, _ = swap(model, source, rgb, blend=0.0)
     assert torch.equal(unchanged, rgb) and float(none.max()) == 0.0
-    boosted, _ = swap(model, source, rgb, pixel_boost="256")
+    boosted, _, _ = swap(model, source, rgb, pixel_boost="256")
     changed = mask[0] > 0
     assert not torch.equal(boosted[0][changed], out[0, ..., :3][changed])
     with pytest.raises(InputError, match="empty"):
@@ -465,6 +541,8 @@ def _widget_names(class_type: str) -> list[str]:
         return ["image", "upload"]
     if class_type == "SaveImage":
         return ["filename_prefix"]
+    if class_type == "PreviewAny":
+        return []
     spec = NODE_CLASS_MAPPINGS[class_type].INPUT_TYPES()
     entries = {**spec["required"], **spec.get("optional", {})}
     return [
@@ -489,7 +567,8 @@ def test_ui_workflow_is_the_api_workflow(comfy: FakeComfy) -> None:
             _, src, src_slot, dst, dst_slot, kind = links[entry["link"]]
             assert (str(dst), dst_slot) == (node_id, slot)
             assert expected[entry["name"]] == [str(src), src_slot]
-            assert nodes[str(src)]["outputs"][src_slot]["type"] == kind == entry["type"]
+            assert nodes[str(src)]["outputs"][src_slot]["type"] == kind
+            assert entry["type"] in (kind, "*")  # "*": PreviewAny takes any type
         widgets = dict(zip(_widget_names(node["type"]), node["widgets_values"], strict=True))
         assert {k: v for k, v in expected.items() if not isinstance(v, list)} == {
             k: v for k, v in widgets.items() if k != "upload"
@@ -500,8 +579,12 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
     """Executes the example API workflow with LoadImage / SaveImage played by the test."""
     api = json.loads((WORKFLOWS / "swap_face_api.json").read_text())
     api["3"]["inputs"]["detector"] = YUNET  # det_10g is not downloadable here
-    images = {"source.jpg": photo("biden_portrait.jpg"), "target.jpg": photo("obama_official_portrait.jpg")}
+    images = {
+        "inswapper_live_source.jpg": photo("biden_portrait.jpg"),
+        "inswapper_live_target.jpg": photo("obama_official_portrait.jpg"),
+    }
     saved: list[torch.Tensor] = []
+    shown: list[str] = []
     results: dict[str, tuple] = {}
 
     def run(node_id: str) -> tuple:
@@ -513,17 +596,22 @@ def test_api_workflow_runs(comfy: FakeComfy, photo: Callable) -> None:
             elif node["class_type"] == "SaveImage":
                 saved.append(args["images"])
                 results[node_id] = ()
+            elif node["class_type"] == "PreviewAny":
+                shown.append(args["source"])
+                results[node_id] = ()
             else:
                 cls = NODE_CLASS_MAPPINGS[node["class_type"]]
                 results[node_id] = getattr(cls(), cls.FUNCTION)(**args)
         return results[node_id]
 
     run("6")
+    run("7")
     (out,) = saved
-    target = to_image(images["target.jpg"])
+    assert shown == ["Swapped 1 face in 1 frame."]
+    target = to_image(images["inswapper_live_target.jpg"])
     assert out.shape == target.shape
     changed = (out != target).any(dim=-1)[0]
-    y, x = centre(results["3"][0].detect(images["target.jpg"])[0])
+    y, x = centre(results["3"][0].detect(images["inswapper_live_target.jpg"])[0])
     assert bool(changed[y, x]) and 0.01 < float(changed.float().mean()) < 0.3
 
 
@@ -552,14 +640,14 @@ def test_face_list_and_reactor_indices_map_each_face(
     assert face_list == (b, c)
     assert comfy_nodes.MakeFaceList().collect(a, face_list=face_list)[0] == (b, c, a)
     # target face 0 <- face_list's second face (c), target face 1 <- source_face (a)
-    mapped, mask = swap(
+    mapped, mask, _ = swap(
         model, a, batch, face_list=face_list, source_faces_index="2, 0", input_faces_index="0,1"
     )
     singles = [swap(model, c, batch, target_faces="0")[0], swap(model, a, batch, target_faces="1")[0]]
     assert torch.equal(mapped, _laid_in(batch, singles))
     assert (mask[:, :, :] > 0).any(dim=(1, 2)).all()
     # One source index serves every listed face; faces not listed keep their look.
-    only_right, _ = swap(model, a, batch, face_list=face_list, source_faces_index="1", input_faces_index="1")
+    only_right, _, _ = swap(model, a, batch, face_list=face_list, source_faces_index="1", input_faces_index="1")
     assert torch.equal(only_right, swap(model, b, batch, target_faces="1")[0])
     # Without input_faces_index the node is what it was: source_face into every target face.
     assert torch.equal(swap(model, a, batch)[0], swap(model, a, batch, input_faces_index="  ")[0])
@@ -583,7 +671,7 @@ def test_bad_face_mappings_name_the_widget(model: Engine, comfy: FakeComfy, phot
         with pytest.raises(SettingsError, match=message):
             swap(model, a, pair, **options)
     # An index beyond the faces of a frame leaves that frame's other faces swapped (a batch goes on).
-    result, _ = swap(model, a, pair, input_faces_index="1,5")
+    result, _, _ = swap(model, a, pair, input_faces_index="1,5")
     assert torch.equal(result, swap(model, a, pair, target_faces="1")[0])
     assert "input_faces_index 5 (source 0) found no face in 1 of 1 frames" in caplog.text
 
@@ -599,8 +687,33 @@ def test_target_gender_and_age(model: Engine, comfy: FakeComfy, comfy_base: Path
     faces = order_faces(model.detect(group), "left-right")
     GenderAge(path, RuntimeSettings()).predict(group, faces)
     source = extract(model, to_image(photo("biden_portrait.jpg")))
-    _, mask = swap(model, source, to_image(group), target_gender="female")
+    _, mask, _ = swap(model, source, to_image(group), target_gender="female")
     women = [f.gender == 0 for f in faces]
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == women and 0 < sum(women) < len(faces)
-    _, mask = swap(model, source, to_image(group), target_gender="male", target_age="0-30")
+    _, mask, _ = swap(model, source, to_image(group), target_gender="male", target_age="0-30")
     assert [bool(mask[0][centre(f)] > 0) for f in faces] == [f.gender == 1 and f.age <= 30 for f in faces]
+def test_without_onnxruntime_the_pack_registers_nothing_and_says_how_to_get_it() -> None:
+    """requirements.txt leaves onnxruntime to install.py; a pack installed by hand may lack it."""
+    code = (
+        "import importlib.abc, logging, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.partition('.')[0] == 'onnxruntime':\n"
+        "            raise ImportError('No module named onnxruntime')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "logging.basicConfig()\n"
+        "import inswapper_live\n"
+        "print(inswapper_live.NODE_CLASS_MAPPINGS, inswapper_live.NODE_DISPLAY_NAME_MAPPINGS)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{} {}"
+    assert "onnxruntime does not import" in done.stderr and f"{REPO / 'install.py'}" in done.stderr
+    assert "onnxruntime-gpu" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_requirements_never_name_an_onnxruntime_build() -> None:
+    """Any onnxruntime line would make pip install that build over the one ComfyUI has."""
+    names = {requirement_name(r) for r in pack_requirements(REPO)}
+    assert "numpy" in names and not names & set(ORT_PACKAGES)
+    assert "torch" not in names

@@ -29,10 +29,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import read
+from helpers import read, upscaler_onnx
 
 from inswapper_live.core import synthetic
 from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.install.comfyui import place_example_images
 
 REPO = Path(__file__).resolve().parent.parent
 COMFYUI = os.environ.get("COMFYUI_DIR", "")
@@ -166,6 +167,7 @@ def models(tmp_path_factory: pytest.TempPathFactory, yunet: Path) -> Path:
     synthetic.make_swapper(m / "insightface" / "inswapper_128.onnx", 128, batch=True)
     synthetic.make_swapper(m / "hyperswap" / "swapper_512.onnx", 512, seed=5)
     synthetic.make_recognizer(m / "insightface" / "models" / "buffalo_l" / "w600k_r50.onnx")
+    upscaler_onnx(m / "insightface" / "upscaler_x4.onnx")
     (base / "extra_models").mkdir()
     shutil.copy(yunet, base / "extra_models" / YUNET)
     (base / "custom_nodes").mkdir()
@@ -235,6 +237,10 @@ def test_pack_loads_and_lists_models(server: Server) -> None:
     )
     assert YUNET in required["detector"][0]
     assert required["recognizer"][0][:1] == ["w600k_r50.onnx"]
+    for kind in ("swapper", "detector", "recognizer"):
+        assert "upscaler_x4.onnx" not in required[kind][0], kind
+    assert YUNET not in required["swapper"][0] and "swapper_512.onnx" not in required["detector"][0]
+    assert "cpu" in required["provider"][0] and "AzureExecutionProvider" not in required["provider"][0]
     assert loader["output"] == ["INSWAPPER_LIVE_MODEL"] and loader["category"] == "inswapper-live"
 
 
@@ -251,6 +257,7 @@ def test_example_workflow_swaps_the_face_only(
     workflow["3"]["inputs"]["detector"] = YUNET  # det_10g cannot be downloaded on the test machines
     entry = server.run(workflow)
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+    assert entry["outputs"]["7"]["text"] == ["Swapped 1 face in 1 frame."]
     (image,) = entry["outputs"]["6"]["images"]
     query = urllib.parse.urlencode({k: image[k] for k in ("filename", "subfolder", "type")})
     out = cv2.imdecode(np.frombuffer(server.get(f"/view?{query}"), np.uint8), cv2.IMREAD_COLOR)
@@ -301,3 +308,52 @@ def test_user_errors_reach_the_user(server: Server, faces_dir: Path, tmp_path: P
     assert server.run(save)["status"]["status_str"] == "success"
     listed = server.json("/object_info/InswapperLiveLoadFaceModel")["InswapperLiveLoadFaceModel"]
     assert "chris.safetensors" in listed["input"]["required"]["face_model"][0]
+
+
+def test_the_example_workflow_runs_as_shipped_with_the_photos_install_puts_in_input(
+    server: Server, models: Path
+) -> None:
+    """install.py inside custom_nodes copies the example photos to ComfyUI's input folder."""
+    assert place_example_images(models)  # --base-directory: the input folder is the base's
+    workflow = json.loads((REPO / "comfy_nodes" / "workflows" / "swap_face_api.json").read_text())
+    workflow["3"]["inputs"]["detector"] = YUNET  # det_10g cannot be downloaded on the test machines
+    entry = server.run(workflow)
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+    assert entry["outputs"]["7"]["text"] == ["Swapped 1 face in 1 frame."]
+
+
+def test_unchanged_frames_and_missing_models_are_said_once(
+    server: Server, faces_dir: Path, tmp_path: Path
+) -> None:
+    """No face / an index past the last face: the report reaches the UI and the log. A missing model:
+    LoadSwapModel's error, without IS_CHANGED repeating it as a warning."""
+    cv2.imwrite(str(tmp_path / "il_noface.png"), read(faces_dir / "obama_official_portrait.jpg")[-150:, :300])
+    cv2.imwrite(str(tmp_path / "il_group.png"), read(faces_dir / "apollo11_crew_3faces.jpg"))
+    cv2.imwrite(str(tmp_path / "il_src.png"), read(faces_dir / "biden_portrait.jpg"))
+    workflow = json.loads((REPO / "comfy_nodes" / "workflows" / "swap_face_api.json").read_text())
+    workflow["1"]["inputs"]["image"] = server.upload(tmp_path / "il_src.png")
+    workflow["2"]["inputs"]["image"] = server.upload(tmp_path / "il_noface.png")
+    workflow["3"]["inputs"]["detector"] = YUNET
+    entry = server.run(workflow)
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+    (report,) = entry["outputs"]["7"]["text"]
+    assert report.startswith("Swapped 0 faces in 1 frame.\nNo face found in the image: returned unchanged.")
+    assert "Swap Face: No face found in the image" in server.log.read_text()  # ComfyUI logs without levels
+
+    workflow["2"]["inputs"]["image"] = server.upload(tmp_path / "il_group.png")
+    workflow["5"]["inputs"]["target_faces"] = "9"
+    entry = server.run(workflow)
+    (report,) = entry["outputs"]["7"]["text"]
+    assert (
+        "target_faces 9: the image has 3 faces (counted left-right from 0), so face 9 is not there" in report
+    )
+
+    workflow["5"]["inputs"]["target_faces"] = "all"
+    workflow["3"]["inputs"]["detector"] = "det_10g.onnx"  # listed, so the prompt validates; not on disk
+    entry = server.run(workflow)
+    errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+    assert errors and errors[0]["node_type"] == "InswapperLiveLoadSwapModel"
+    assert "The detector model 'det_10g.onnx' was not found" in errors[0]["exception_message"]
+    log = server.log.read_text()
+    assert "WARNING: The detector model" not in log, "IS_CHANGED repeated the error"
+    assert "Model det_10g (det_10g.onnx) was not found" not in log, "the engine's own message was chained in"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from model_server import ModelServer
 
-from inswapper_live.core.download import Expected, fetch, part_path
+from inswapper_live.core.install.download import Expected, fetch, part_path
 
 DATA = os.urandom(300_000)
 EXPECTED = Expected(hashlib.sha256(DATA).hexdigest(), len(DATA))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from inswapper_live.core import install_check, synthetic
-from inswapper_live.core.install_check import check
-from inswapper_live.core.install_comfyui import link_pack
+from inswapper_live.core import synthetic
+from inswapper_live.core.install import check as install_check
+from inswapper_live.core.install.check import check
+from inswapper_live.core.install.comfyui import link_pack
 from inswapper_live.core.manifest import parse_manifest
 
 
@@ -82,3 +83,16 @@ def test_comfyui_is_ready_when_linked_with_a_working_python(models: Path, tmp_pa
     assert f"ready   ComfyUI: {comfy / 'custom_nodes' / 'inswapper-live'} ({sys.executable}" in "\n".join(
         report.lines
     )
+
+
+def test_inside_comfyui_the_pack_folder_is_what_runs(models: Path, tmp_path: Path) -> None:
+    """ComfyUI loads the pack from custom_nodes: no editable install is expected, and ComfyUI is the part."""
+    report = check(models, None, None, tmp_path / "no-obs-python", in_comfyui=tmp_path / "ComfyUI")
+    text = "\n".join(report.lines)
+    assert report.exit_code == 0, text
+    assert "(ComfyUI loads its custom_nodes folders)" in text and "import inswapper_live" not in text
+    assert f"ready   ComfyUI: the pack in {install_check.REPO}, with {sys.executable}" in text
+    assert "CLI" not in text
+    (models / "swap.onnx").unlink()
+    report = check(models, None, None, tmp_path / "no-obs-python", in_comfyui=tmp_path / "ComfyUI")
+    assert report.exit_code == 1 and report.not_ready == ["ComfyUI"]

@@ -11,14 +11,18 @@ from pathlib import Path
 import pytest
 
 from inswapper_live.core.errors import InswapperLiveError
-from inswapper_live.core.install_comfyui import (
+from inswapper_live.core.install.comfyui import (
     COPY_MARKER,
     check_comfyui_dir,
+    comfyui_around,
     find_comfyui_python,
+    is_python_of,
     link_pack,
     pack_folder,
+    place_example_images,
+    still_needed,
 )
-from inswapper_live.core.install_env import REPO
+from inswapper_live.core.install.env import PHOTO, REPO, OrtChoice
 
 
 def fake_comfyui(root: Path) -> Path:
@@ -84,3 +88,42 @@ def test_comfyuis_own_python_is_found(tmp_path: Path) -> None:
     venv.parent.mkdir(parents=True)
     venv.symlink_to(sys.executable)
     assert find_comfyui_python(comfy) == venv
+
+
+def test_a_pack_inside_custom_nodes_finds_its_comfyui(tmp_path: Path) -> None:
+    comfy = fake_comfyui(tmp_path)
+    pack = comfy / "custom_nodes" / "inswapper-live"
+    pack.mkdir()
+    assert comfyui_around(pack) == comfy
+    assert comfyui_around(tmp_path / "elsewhere" / "inswapper-live") is None
+    (tmp_path / "custom_nodes" / "x").mkdir(parents=True)  # a folder merely called custom_nodes
+    assert comfyui_around(tmp_path / "custom_nodes" / "x") is None
+
+
+def test_the_running_python_is_recognised(tmp_path: Path) -> None:
+    assert is_python_of(Path(sys.prefix) / "bin" / "python")
+    assert not is_python_of(tmp_path / "venv" / "bin" / "python")
+
+
+def test_example_photos_go_to_input_and_never_over_a_users_file(tmp_path: Path) -> None:
+    comfy = fake_comfyui(tmp_path)
+    (comfy / "input").mkdir()
+    (comfy / "input" / "inswapper_live_target.jpg").write_bytes(b"the user's own")
+    assert place_example_images(comfy) == [comfy / "input" / "inswapper_live_source.jpg"]
+    assert (comfy / "input" / "inswapper_live_source.jpg").read_bytes() == PHOTO.read_bytes()
+    assert (comfy / "input" / "inswapper_live_target.jpg").read_bytes() == b"the user's own"
+    assert place_example_images(comfy) == []
+
+
+def test_comfyuis_python_gets_only_what_it_lacks_and_keeps_its_builds() -> None:
+    """onnxruntime and OpenCV come as several wheels of one module: one ComfyUI has is kept."""
+    requirements = ["numpy>=1.24", "opencv-python-headless>=4.8", "pillow>=10"]
+    cpu = OrtChoice("onnxruntime", "onnxruntime>=1.16", "CPU build")
+    theirs = {"numpy": "2.1.0", "opencv-contrib-python": "4.10.0.84", "onnxruntime-gpu": "1.31.1"}
+    assert still_needed(requirements, theirs, cpu) == ["pillow>=10"]
+    bare = {"numpy": "1.26.4"}
+    assert still_needed(requirements, bare, cpu) == [
+        "opencv-python-headless>=4.8",
+        "pillow>=10",
+        "onnxruntime>=1.16",
+    ]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from inswapper_live import __version__
-from inswapper_live.core import install_env
-from inswapper_live.core.install_env import (
+from inswapper_live.core.install import env as install_env
+from inswapper_live.core.install.env import (
     Gpu,
     GpuProbe,
     choose_onnxruntime,
@@ -127,3 +127,11 @@ def test_the_editable_install_of_this_checkout_is_recognised(tmp_path: Path) -> 
     assert editable_from(install_env.REPO, __version__)
     assert not editable_from(tmp_path, __version__)
     assert not editable_from(install_env.REPO, "0.0.0")
+
+
+def test_requirements_are_checked_against_another_interpreters_packages() -> None:
+    """ComfyUI's Python, listed by installed_distributions: its own versions count, not this one's."""
+    theirs = {"numpy": "1.26.4", "opencv-python-headless": "4.8.0.76", "onnxruntime-gpu": "1.31.1"}
+    assert unsatisfied(["numpy>=1.24", "Opencv_Python_Headless>=4.8", "pillow>=10"], theirs) == ["pillow>=10"]
+    assert unsatisfied(["numpy>=2"], theirs) == ["numpy>=2"]
+    assert unsatisfied(["onnxruntime>=1.16"], theirs) == ["onnxruntime>=1.16"]

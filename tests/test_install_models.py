@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from model_server import ModelServer
 
-from inswapper_live.core.install_models import ModelSources, install_models, missing_report
+from inswapper_live.core.install.models import ModelSources, install_models, missing_report
 from inswapper_live.core.manifest import Manifest, parse_manifest
 
 SWAP = os.urandom(200_000)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from inswapper_live.core import install_obs
-from inswapper_live.core.install_env import REPO
-from inswapper_live.core.install_obs import (
+from inswapper_live.core.install import obs as install_obs
+from inswapper_live.core.install.env import REPO
+from inswapper_live.core.install.obs import (
     activate_obs_deps,
     add_script_to_collection,
     configured_python_home,

@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from inswapper_live.core.install_env import REPO
-from inswapper_live.core.install_obs import check_obs_imports, linux_obs_python_version
-from inswapper_live.core.selfcheck import PHOTO
+from inswapper_live.core.install.env import ORT_PACKAGES, REPO, installed_distributions
+from inswapper_live.core.install.obs import check_obs_imports, linux_obs_python_version
+from inswapper_live.core.install.selfcheck import PHOTO
 
 pytestmark = pytest.mark.install
 IN_CLONE = "INSWAPPER_LIVE_IN_FRESH_CLONE"
@@ -212,7 +212,10 @@ def test_comfyui_gets_the_pack_its_requirements_and_its_models_reused(installed,
     assert done.returncode == 0, done.stdout[-3000:]
     pack = comfy / "custom_nodes" / "inswapper-live"
     assert pack.is_symlink() and pack.resolve() == clone
-    assert f"requirements installed into {comfy / 'venv' / 'bin' / 'python'} with onnxruntime" in done.stdout
+    python = comfy / "venv" / "bin" / "python"
+    assert re.search(
+        rf"requirements installed .*onnxruntime>=[\d.]+ into {re.escape(str(python))}", done.stdout
+    )
     assert re.search(r"ok +det_500m\.onnx +linked \(hard link to .*buffalo_sc/det_500m\.onnx\)", done.stdout)
     assert (models / "det_500m.onnx").samefile(buffalo / "det_500m.onnx")
     imports = subprocess.run(
@@ -224,3 +227,61 @@ def test_comfyui_gets_the_pack_its_requirements_and_its_models_reused(installed,
     assert "already links" in again.stdout and re.search(r"kept its onnxruntime \d", again.stdout)
     check = sh(f"python3 install.py --check --comfyui {comfy}", clone)
     assert re.search(rf"ready +ComfyUI: {re.escape(str(pack))} \(", check.stdout)
+
+
+def test_manager_style_install_keeps_the_gpu_build_and_makes_no_venv(tmp_path: Path, yunet: Path) -> None:
+    """What ComfyUI-Manager does, in a ComfyUI Python that has onnxruntime-gpu: ``pip install -r
+    requirements.txt``, then ``python install.py`` with no arguments in the pack's folder.
+
+    About a minute and a half, most of it pip unpacking onnxruntime-gpu (250 MB) from its cache."""
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "custom_nodes").mkdir(parents=True)
+    (comfy / "main.py").write_text("# ComfyUI\n")
+    pack = comfy / "custom_nodes" / "inswapper-live"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(pack)], check=True)
+    ours = comfy / "models" / "inswapper_live"
+    ours.mkdir(parents=True)
+    shutil.copy(yunet, ours / yunet.name)  # a detector, so that the self-check can run offline
+    python = comfy / "venv" / "bin" / "python"
+    assert sh(f"python3 -m venv {comfy / 'venv'}", tmp_path).returncode == 0
+    gpu = sh(f"{python} -m pip install --quiet onnxruntime-gpu", tmp_path, timeout=900)
+    if gpu.returncode != 0:
+        pytest.skip(f"onnxruntime-gpu cannot be installed here: {gpu.stderr.strip()[-300:]}")
+    before = installed_distributions(python)["onnxruntime-gpu"]
+
+    assert sh(f"{python} -m pip install --quiet -r requirements.txt", pack).returncode == 0
+    done = sh(f"{python} install.py", pack, timeout=900)
+
+    found = installed_distributions(python)
+    assert [p for p in ORT_PACKAGES if p in found] == ["onnxruntime-gpu"] and found[
+        "onnxruntime-gpu"
+    ] == before
+    providers = subprocess.run(
+        [str(python), "-c", "import onnxruntime; print(onnxruntime.get_available_providers())"],
+        capture_output=True,
+        text=True,
+    )
+    assert "CUDAExecutionProvider" in providers.stdout, providers.stderr
+    assert not (pack / ".venv").exists(), "no venv in the pack"
+    assert not list((comfy / "venv").rglob("*inswapper*")), "no editable install: ComfyUI loads the folder"
+    out = done.stdout
+    assert f"== Packages for ComfyUI's Python {python}" in out
+    assert re.search(
+        rf"requirements already in place in {re.escape(str(python))}; kept its onnxruntime-gpu ", out
+    )
+    assert f"== Models in {ours}" in out
+    assert f"inswapper_128.onnx  ->  put it at {ours / 'inswapper_128.onnx'}" in out
+    for name in ("inswapper_live_source.jpg", "inswapper_live_target.jpg"):
+        assert f"copied the example photo (public domain) to {comfy / 'input' / name}" in out
+        assert (comfy / "input" / name).read_bytes() == PHOTO.read_bytes()
+    assert "1 found, 1 swapped" in out, "the self-check ran in ComfyUI's Python with the detector it has"
+    assert "Swap:   " not in out, "no CLI command: ComfyUI's Python has no inswapper-live script"
+    assert "runs once inswapper_128.onnx, w600k_r50.onnx, det_10g.onnx are in" in out
+    # Without a GPU here the CUDA probe fails, and says so; nothing else may fail.
+    failed = re.findall(r"^   FAILED: (.*)$", out, re.M)
+    assert all("ExecutionProvider is in the onnxruntime build but does not run" in f for f in failed), failed
+    assert done.returncode == (1 if failed else 0)
+    # Run by hand with the system's Python, it hands over to ComfyUI's own.
+    check = sh("python3 install.py --check", pack)
+    assert f"== ComfyUI in {comfy}: running install.py with its Python {python}" in check.stdout
+    assert f"  {python} (Python" in check.stdout and "NOT READY  ComfyUI" in check.stdout

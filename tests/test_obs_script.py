@@ -13,7 +13,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from inswapper_live.core.install_obs import MARKER, deps_tag
+from inswapper_live.core.install.obs import MARKER, deps_tag
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path("obs_plugin") / "face_swap_filter.py"

@@ -249,7 +249,7 @@ def test_bad_files_and_settings_name_the_file_and_the_setting(
 
 
 def test_restorers_are_in_the_manifest_and_fetched_on_demand_only(tmp_path) -> None:
-    from inswapper_live.core.install_models import ModelSources, install_models, missing_report
+    from inswapper_live.core.install.models import ModelSources, install_models, missing_report
     from inswapper_live.core.manifest import load_manifest
 
     manifest = load_manifest()

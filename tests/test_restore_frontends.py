@@ -138,11 +138,11 @@ def test_comfy_swap_face_restores_when_asked(with_restorer, model, faces_dir) ->
     assert spec["restore_model"][0][0] == "none" and spec["restore_model"][1]["default"] == "none"
     source = extract(model, to_image(read(faces_dir / "grace_hopper.jpg")))
     images = to_image(read(faces_dir / "obama_biden_2faces.jpg"))
-    plain, mask = swap(model, source, images)
-    restored, _ = swap(
+    plain, mask, _ = swap(model, source, images)
+    restored, _, _ = swap(
         model, source, images, restore_model=with_restorer, restore_blend=1.0, codeformer_fidelity=0.0
     )
-    again, _ = swap(model, source, images)  # "none" again: the shared engine stops restoring
+    again, _, _ = swap(model, source, images)  # "none" again: the shared engine stops restoring
     assert torch.equal(plain, again)
     diff = (restored - plain).abs().amax(dim=-1)
     assert diff.max() > 0.02 and torch.all(diff[mask == 0] == 0)

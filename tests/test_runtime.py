@@ -72,3 +72,14 @@ def test_gpu_libraries_from_pip_are_preloaded_once_for_cuda(monkeypatch, yunet: 
             create_session(yunet, RuntimeSettings(provider="cuda"))
     assert calls == [1]
     runtime.preload_gpu_libraries.cache_clear()
+
+
+def test_the_cloud_provider_is_never_offered_nor_used(yunet: Path, caplog) -> None:
+    """onnxruntime's CPU wheel lists AzureExecutionProvider, a remote endpoint that runs no model here."""
+    assert "AzureExecutionProvider" not in runtime.available_providers()
+    assert "CPUExecutionProvider" in runtime.available_providers()
+    with caplog.at_level(logging.INFO):
+        session = create_session(yunet, RuntimeSettings(provider="AzureExecutionProvider", threads=1))
+    assert session.get_providers()[0] == "CPUExecutionProvider"
+    assert "runs on AzureExecutionProvider" not in caplog.text
+    assert "AzureExecutionProvider is not in this onnxruntime build" in caplog.text

@@ -12,8 +12,8 @@ import pytest
 from inswapper_live.core import resolve as resolve_module
 from inswapper_live.core import synthetic
 from inswapper_live.core.errors import InswapperLiveError
+from inswapper_live.core.install.selfcheck import PHOTO, probe_providers, run_selfcheck
 from inswapper_live.core.manifest import load_manifest, parse_manifest
-from inswapper_live.core.selfcheck import PHOTO, probe_providers, run_selfcheck
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +89,11 @@ def test_a_python_without_onnxruntime_is_named(tmp_path: Path) -> None:
         pytest.skip("no system Python without onnxruntime to try")
     with pytest.raises(InswapperLiveError, match=r"onnxruntime does not import in /usr/bin/python3\.11"):
         probe_providers(bare)
+
+
+def test_a_failed_probe_is_told_without_terminal_colours() -> None:
+    """onnxruntime colours its log lines; the install summary shows the words only."""
+    from inswapper_live.core.install.selfcheck import _last_error
+
+    stderr = "\x1b[1;31m2026-11-30 [E:onnxruntime:Default] FAIL : Failed to load library cuda.so\x1b[m\nok\n"
+    assert _last_error(stderr) == "2026-11-30 [E:onnxruntime:Default] FAIL : Failed to load library cuda.so"

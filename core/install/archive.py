@@ -15,8 +15,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+from ..errors import ModelLoadError
 from .download import Expected
-from .errors import ModelLoadError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _UNIX_SYSTEM = 3

@@ -26,14 +26,28 @@ import sys
 import tomllib
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+PHOTO = REPO / "core" / "data" / "grace_hopper.jpg"
+"""Grace Hopper, US Navy portrait, public domain (see core/data/README.md): the self-check's and the example workflows' photo."""
 MIN_PYTHON = (3, 11)
+
+LOAD_CHECKOUT = """
+import importlib.util, sys
+repo = sys.argv[1]
+spec = importlib.util.spec_from_file_location(
+    "inswapper_live", repo + "/__init__.py", submodule_search_locations=[repo])
+module = importlib.util.module_from_spec(spec)
+sys.modules["inswapper_live"] = module
+spec.loader.exec_module(module)
+"""
+"""Start of a ``python -c`` script: import the checkout given as its first argument as ``inswapper_live``,
+in a Python where it is not installed (OBS's; ComfyUI's, which loads the pack from custom_nodes)."""
 
 ORT_PACKAGES = (
     "onnxruntime",
@@ -43,6 +57,14 @@ ORT_PACKAGES = (
     "onnxruntime-rocm",
 )
 """Distributions that install the ``onnxruntime`` module; two of them break each other."""
+
+OPENCV_PACKAGES = (
+    "opencv-python-headless",
+    "opencv-python",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+"""Distributions that install the ``cv2`` module (any of them serves the engine)."""
 
 ORT_CHOICES = ("auto", "cpu", "cuda", "directml", "openvino")
 
@@ -282,9 +304,10 @@ def conflicting_onnxruntimes(installed: dict[str, str], keep: str | None) -> lis
     return [p for p in present if p != keep]
 
 
-def unsatisfied(requirements: Sequence[str]) -> list[str]:
-    """The requirements this interpreter does not meet yet (all of them before ``packaging`` is there).
+def unsatisfied(requirements: Sequence[str], installed: Mapping[str, str] | None = None) -> list[str]:
+    """The requirements not met yet (all of them before ``packaging`` is there).
 
+    ``installed`` is another interpreter's :func:`installed_distributions`; None means this one.
     One with extras (``onnxruntime-gpu[cuda,cudnn]``) is always left to pip, which checks the extras.
     """
     try:
@@ -295,8 +318,11 @@ def unsatisfied(requirements: Sequence[str]) -> list[str]:
     for text in requirements:
         try:
             requirement = Requirement(text)
-            version = importlib.metadata.version(requirement.name)
-        except (InvalidRequirement, importlib.metadata.PackageNotFoundError):
+            if installed is None:
+                version = importlib.metadata.version(requirement.name)
+            else:
+                version = installed[requirement_name(requirement.name)]
+        except (InvalidRequirement, importlib.metadata.PackageNotFoundError, KeyError):
             missing.append(text)
             continue
         if requirement.extras or not requirement.specifier.contains(version, prereleases=True):

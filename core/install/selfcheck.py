@@ -14,6 +14,7 @@ crash the process or only report its reason on stderr.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,16 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import synthetic
-from .engine import Engine, EngineSettings
-from .errors import InswapperLiveError
-from .imageio import read_image, write_image
-from .recognize import cosine
-from .resolve import resolve
-from .runtime import PROVIDER_PREFERENCE, RuntimeSettings, create_session
+from .. import synthetic
+from ..engine import Engine, EngineSettings
+from ..errors import InswapperLiveError
+from ..imageio import read_image, write_image
+from ..recognize import cosine
+from ..resolve import resolve
+from ..runtime import PROVIDER_PREFERENCE, RuntimeSettings, create_session
+from .env import LOAD_CHECKOUT, PHOTO, REPO
 
-PHOTO = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
-"""Grace Hopper, US Navy portrait, public domain (see data/README.md)."""
 SWAPPERS = ("inswapper_128", "inswapper_128_fp16", "inswapper_512_live", "inswapper_512_live_mini")
 RECOGNIZERS = ("w600k_r50",)
 DETECTORS = ("det_10g", "det_2_5g", "det_500m", "yunet")
@@ -181,10 +181,10 @@ class ProviderProbe:
     detail: str
 
 
-_PROBE = (
-    "import json, sys\n"
-    "from inswapper_live.core.selfcheck import probe_here\n"
-    "print(json.dumps(probe_here(sys.argv[1], sys.argv[2])))\n"
+_PROBE = LOAD_CHECKOUT + (
+    "import json\n"
+    "from inswapper_live.core.install.selfcheck import probe_here\n"
+    "print(json.dumps(probe_here(sys.argv[2], sys.argv[3])))\n"
 )
 _LIST = (
     "import json, onnxruntime as ort\n"
@@ -222,7 +222,7 @@ def probe_providers(python: Path | str = sys.executable, timeout: float = 300) -
         for provider in [p for p in PROVIDER_PREFERENCE if p in available]:
             try:
                 done = subprocess.run(
-                    [str(python), "-c", _PROBE, str(model), provider],
+                    [str(python), "-c", _PROBE, str(REPO), str(model), provider],
                     capture_output=True,
                     text=True,
                     timeout=timeout,
@@ -254,7 +254,8 @@ def probe_providers(python: Path | str = sys.executable, timeout: float = 300) -
 
 def _last_error(stderr: str) -> str:
     """The most telling line of a failed run's stderr (an error line, else the last line)."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stderr)  # onnxruntime colours its log lines
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
     for line in reversed(lines):
         if any(word in line for word in ("Error", "error", "Failed", "failed", "cannot", "not found")):
             return line

@@ -12,23 +12,31 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
-from .errors import InswapperLiveError
-from .install_env import (
+from ..errors import InswapperLiveError
+from ..manifest import MANIFEST_PATH
+from .env import (
+    OPENCV_PACKAGES,
     ORT_PACKAGES,
+    PHOTO,
     REPO,
     OrtChoice,
     installed_distributions,
     pip,
     project_requirements,
+    requirement_name,
+    unsatisfied,
     with_onnxruntime,
 )
-from .manifest import MANIFEST_PATH
 
 PACK_NAME = "inswapper-live"
 COPY_MARKER = ".inswapper-live-copy"
 """Left in a copied pack, so a later run knows the folder is ours to refresh."""
+EXAMPLE_IMAGES = ("inswapper_live_source.jpg", "inswapper_live_target.jpg")
+"""What the example workflows load as source and target: both the bundled public-domain portrait,
+so that the first run works (it swaps her face with itself); choose your own photos after that."""
 _NOT_COPIED = (".git", ".venv", "__pycache__", "_deps", "out", ".downloads", "*.onnx", "*.part", "*.invalid*")
 
 
@@ -122,10 +130,59 @@ def pack_requirements(repo: Path = REPO) -> list[str]:
 
 
 def install_requirements(python: Path, requirements: list[str], choice: OrtChoice) -> str:
-    """pip-install the pack's requirements into ComfyUI's Python, keeping its onnxruntime build."""
+    """pip-install what ComfyUI's Python lacks of the pack's requirements; say what was done.
+
+    An onnxruntime build it has (CPU, CUDA, DirectML, OpenVINO, ROCm) is kept: ``choice`` is
+    installed only where there is none.
+    """
     installed = installed_distributions(python)
     present = [p for p in ORT_PACKAGES if p in installed]
-    pip(python, "install", *with_onnxruntime(requirements, None if present else choice))
+    needed = still_needed(requirements, installed, choice)
+    if needed:
+        pip(python, "install", *needed)
+    done = f"installed {', '.join(needed)} into {python}" if needed else f"already in place in {python}"
     if present:
-        return f"installed into {python}; kept its {', '.join(f'{p} {installed[p]}' for p in present)}"
-    return f"installed into {python} with {choice.requirement}"
+        return f"{done}; kept its {', '.join(f'{p} {installed[p]}' for p in present)}"
+    return done
+
+
+def still_needed(requirements: list[str], installed: dict[str, str], choice: OrtChoice) -> list[str]:
+    """What ComfyUI's Python lacks: an onnxruntime build only where it has none, OpenCV likewise.
+
+    OpenCV's four wheels (with or without GUI, with or without contrib) also share one module:
+    installing the headless one beside another pack's ``opencv-contrib-python`` would replace it.
+    """
+    ort = None if any(p in installed for p in ORT_PACKAGES) else choice
+    has_opencv = any(p in installed for p in OPENCV_PACKAGES)
+    wanted = [
+        r
+        for r in with_onnxruntime(requirements, ort)
+        if not (has_opencv and requirement_name(r) in OPENCV_PACKAGES)
+    ]
+    return unsatisfied(wanted, installed)
+
+
+def comfyui_around(repo: Path = REPO) -> Path | None:
+    """The ComfyUI folder when this checkout sits in its ``custom_nodes`` (as ComfyUI-Manager puts it)."""
+    if repo.parent.name != "custom_nodes":
+        return None
+    home = repo.parent.parent
+    return home if (home / "main.py").is_file() or (home / "models").is_dir() else None
+
+
+def is_python_of(python: Path) -> bool:
+    """Whether ``python`` (a venv's or the portable build's) is the interpreter running this."""
+    here = Path(sys.prefix).resolve()
+    return python.parent.resolve() == here or python.parent.parent.resolve() == here
+
+
+def place_example_images(comfyui: Path) -> list[Path]:
+    """Put the example workflows' input photos in ComfyUI's ``input`` folder (never over a user's file)."""
+    placed = []
+    for name in EXAMPLE_IMAGES:
+        dest = comfyui / "input" / name
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(PHOTO, dest)
+            placed.append(dest)
+    return placed

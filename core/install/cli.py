@@ -5,6 +5,11 @@ environment (``.venv`` unless ``--here``) and hands over to that environment's P
 installs the packages with the right onnxruntime build, places and verifies the models, sets
 up OBS and ComfyUI when asked, and ends with a self-check swap. Every step says what it did;
 a step that fails says why and what to do, and the others still run where they can.
+
+A checkout inside ``ComfyUI/custom_nodes`` (where ComfyUI-Manager clones the pack and then runs
+``install.py`` with ComfyUI's Python and no arguments) is set up for that ComfyUI instead: only
+what ComfyUI's Python lacks is installed, an onnxruntime build it has is kept, the default models
+go to ``ComfyUI/models/inswapper_live``, and no ``.venv`` is made.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import __version__
-from .errors import InswapperLiveError
-from .install_env import (
+from ... import __version__
+from ..errors import InswapperLiveError
+from ..manifest import MANIFEST_PATH, load_manifest
+from ..resolve import MODELS_ENV, comfyui_model_dirs, search_dirs
+from .comfyui import comfyui_around, find_comfyui_python, is_python_of, place_example_images
+from .env import (
     MIN_PYTHON,
     ORT_CHOICES,
     REPO,
@@ -39,9 +47,7 @@ from .install_env import (
     venv_python,
     with_onnxruntime,
 )
-from .install_models import ModelOutcome, ModelSources, install_models, missing_report
-from .manifest import MANIFEST_PATH, load_manifest
-from .resolve import MODELS_ENV, comfyui_model_dirs, search_dirs
+from .models import ModelOutcome, ModelSources, install_models, missing_report
 
 log = logging.getLogger("inswapper_live.install")
 
@@ -88,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     env = p.add_argument_group("Python environment")
     where = env.add_mutually_exclusive_group()
     where.add_argument(
-        "--venv", type=Path, default=REPO / ".venv", help="the virtual environment (default .venv)"
+        "--venv",
+        type=Path,
+        help="the virtual environment (default .venv; inside ComfyUI/custom_nodes: ComfyUI's Python, no venv)",
     )
     where.add_argument(
         "--here", action="store_true", help="install into the Python running install.py instead"
@@ -129,7 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
+    explicit = args.venv or args.here or args.comfyui
+    args.in_comfyui = None if explicit else comfyui_around()
+    args.venv = args.venv or REPO / ".venv"
     try:
+        if args.in_comfyui:
+            return _in_comfyui(args, argv)
         if not args.here and not running_in(args.venv):
             return _hand_over(args, argv)
         return _check(args) if args.check else _install(args)
@@ -156,6 +169,18 @@ def _hand_over(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"   FAILED: {error}")
             return 1
     return subprocess.run([str(python), str(REPO / "install.py"), *argv]).returncode
+
+
+def _in_comfyui(args: argparse.Namespace, argv: list[str]) -> int:
+    """Set up for the ComfyUI around this checkout, with its Python (the one running, as Manager does)."""
+    comfyui = args.in_comfyui
+    python = find_comfyui_python(comfyui)
+    if python is not None and not is_python_of(python) and sys.prefix == sys.base_prefix:
+        print(f"== ComfyUI in {comfyui}: running install.py with its Python {python}", flush=True)
+        return subprocess.run([str(python), str(REPO / "install.py"), *argv]).returncode
+    args.here = True
+    args.models_dir = args.models_dir or comfyui_model_dirs(comfyui)[0]
+    return _check(args) if args.check else _install(args)
 
 
 # ---------------------------------------------------------------- install
@@ -187,31 +212,35 @@ def _install(args: argparse.Namespace) -> int:
     )
     comfyui = args.comfyui.expanduser().resolve() if args.comfyui else None
     choice = None
-    run.step(f"Packages for {sys.executable} (Python {sys.version.split()[0]})")
+    whose = "ComfyUI's Python " if args.in_comfyui else ""
+    run.step(f"Packages for {whose}{sys.executable} (Python {sys.version.split()[0]})")
     try:
-        choice = _packages(run, args)
+        choice = _pack_packages(run, args) if args.in_comfyui else _packages(run, args)
     except (RuntimeError, ValueError, OSError) as error:
         run.fail(str(error))
     except ImportError as error:
         run.fail(f"the packages were installed but do not import ({error}); run install.py again with -v")
-    outcomes = _models(run, args, models_dir, comfyui)
+    outcomes = _models(run, args, models_dir, comfyui or args.in_comfyui)
     if args.obs and choice:
         obs_requirements = [r for r in project_requirements() if requirement_name(r) not in OBS_NOT_NEEDED]
         _obs(run, args, with_onnxruntime(obs_requirements, choice))
     if comfyui and choice:
         _comfyui(run, args, comfyui, choice)
+    if args.in_comfyui:
+        _example_images(run, args.in_comfyui)
     if choice:
         _selfcheck(run, models_dir)
     else:
         skipped = ["OBS"] * args.obs + ["ComfyUI"] * bool(comfyui) + ["the self-check"]
         run.say(f"skipped {', '.join(skipped)}: they need the packages of the first step")
-    state.update({"models_dir": str(models_dir)})
+    if not args.in_comfyui:  # ComfyUI's folder is found again from where the pack sits
+        state.update({"models_dir": str(models_dir)})
     if comfyui:
         state.update({"comfyui": str(comfyui), "comfyui_python": str(args.comfyui_python or "") or None})
     if args.obs_python:
         state["obs_python"] = str(args.obs_python.expanduser().resolve())
     _write_state(state)
-    _summary(run, outcomes, packages_ok=choice is not None)
+    _summary(run, outcomes, models_dir, args.in_comfyui, packages_ok=choice is not None)
     return 1 if run.failures else 0
 
 
@@ -229,15 +258,41 @@ def _packages(run: _Run, args: argparse.Namespace) -> OrtChoice:
             f"removed {', '.join(removed)}: it provides the same module as {choice.package} and would shadow it"
         )
     run.say(f"installed {', '.join(installed)}" if installed else "every package was already in place")
+    _say_working(run)
+    return choice
+
+
+def _pack_packages(run: _Run, args: argparse.Namespace) -> OrtChoice:
+    """ComfyUI's Python: what it lacks of requirements.txt; onnxruntime only where it has no build."""
+    from .comfyui import install_requirements, pack_requirements
+
+    choice = choose_onnxruntime(
+        args.onnxruntime, probe_nvidia(), minimum=onnxruntime_minimum(project_requirements())
+    )
+    done = install_requirements(Path(sys.executable), pack_requirements(), choice)
+    run.say(f"requirements {done}")
+    if "kept its onnxruntime" in done and args.onnxruntime != "auto":
+        run.say(
+            f"--onnxruntime {args.onnxruntime} was not applied: ComfyUI's build is never replaced here "
+            "(other packs use it too); uninstall it first to change it"
+        )
+    run.say("the pack runs from this folder in ComfyUI: no .venv and no editable install are made")
+    _say_working(run)
+    return choice
+
+
+def _say_working(run: _Run) -> None:
+    """Import what was installed, fresh, and say which onnxruntime providers it offers."""
     importlib.invalidate_caches()
     import numpy
     import onnxruntime
 
+    from ..runtime import available_providers
+
     run.say(
         f"working: numpy {numpy.__version__}, onnxruntime {onnxruntime.__version__} with "
-        f"{', '.join(onnxruntime.get_available_providers())}"
+        f"{', '.join(available_providers())}"
     )
-    return choice
 
 
 def _models(
@@ -251,7 +306,9 @@ def _models(
         models_dir=models_dir,
         from_dirs=tuple(d.expanduser().resolve() for d in args.from_dirs),
         reuse_dirs=tuple(runtime_dirs),
-        link_dirs=tuple(comfyui_model_dirs(comfyui)) if comfyui else (),
+        link_dirs=tuple(d for d in comfyui_model_dirs(comfyui) if d.resolve() != models_dir)
+        if comfyui
+        else (),
         offline=args.offline,
     )
     try:
@@ -275,7 +332,8 @@ def _models(
         run.say("")
         run.say("These files are missing. Download each from one of its URLs and put it where shown,")
         run.say("or put the downloads (files or archives) in one folder and run:")
-        run.say(f"    python install.py --from FOLDER{_models_dir_flag(models_dir)}")
+        flag = "" if args.in_comfyui else _models_dir_flag(models_dir)  # there it is the default
+        run.say(f"    python install.py --from FOLDER{flag}")
         for line in missing:
             run.say(f"  {line}")
     if models_dir != MANIFEST_PATH.parent.resolve() and str(models_dir) not in os.environ.get(MODELS_ENV, ""):
@@ -290,7 +348,7 @@ def _models_dir_flag(models_dir: Path) -> str:
 
 
 def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
-    from .install_obs import (
+    from .obs import (
         OBS_SCRIPT,
         add_script_to_collection,
         check_obs_imports,
@@ -314,7 +372,7 @@ def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
             "Install Python 3.11 or 3.12 and choose it in OBS under Tools > Scripts > Python Settings."
         )
         return
-    from .install_obs import install_obs_deps
+    from .obs import install_obs_deps
 
     try:
         run.say(f"dependencies {install_obs_deps(found.python, found.version, requirements)}")
@@ -351,7 +409,7 @@ def _obs(run: _Run, args: argparse.Namespace, requirements: list[str]) -> None:
 
 
 def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoice) -> None:
-    from .install_comfyui import (
+    from .comfyui import (
         check_comfyui_dir,
         find_comfyui_python,
         install_requirements,
@@ -383,8 +441,21 @@ def _comfyui(run: _Run, args: argparse.Namespace, comfyui: Path, choice: OrtChoi
     )
 
 
+def _example_images(run: _Run, comfyui: Path) -> None:
+    run.step("Example workflow")
+    try:
+        placed = place_example_images(comfyui)
+    except OSError as error:
+        run.fail(f"ComfyUI: cannot put the example photo in {comfyui / 'input'}: {error}")
+        return
+    for path in placed:
+        run.say(f"copied the example photo (public domain) to {path}")
+    if not placed:
+        run.say(f"the example photo is already in {comfyui / 'input'}")
+
+
 def _selfcheck(run: _Run, models_dir: Path) -> None:
-    from .install_check import report_providers
+    from .check import report_providers
     from .selfcheck import run_selfcheck
 
     run.step("Self-check")
@@ -392,7 +463,7 @@ def _selfcheck(run: _Run, models_dir: Path) -> None:
     result = run_selfcheck(models_dir, SELFCHECK_OUTPUT)
     for line in result.lines:
         run.say(line)
-    if result.stand_ins:
+    if result.stand_ins and not result.skipped:
         run.say(
             f"NOTE: the swap used synthetic STAND-INS for {', '.join(result.stand_ins)}, not the real "
             "weights: it proves the pipeline runs, the picture is tinted rather than face-swapped."
@@ -405,7 +476,9 @@ def _selfcheck(run: _Run, models_dir: Path) -> None:
         run.fail("the self-check swap did not succeed (see above)")
 
 
-def _summary(run: _Run, outcomes: list[ModelOutcome], packages_ok: bool) -> None:
+def _summary(
+    run: _Run, outcomes: list[ModelOutcome], models_dir: Path, comfyui: Path | None, packages_ok: bool
+) -> None:
     missing = [o.entry.file for o in outcomes if o.how == "missing"]
     run.step("Summary")
     if run.failures:
@@ -418,13 +491,53 @@ def _summary(run: _Run, outcomes: list[ModelOutcome], packages_ok: bool) -> None
         run.say("Everything is installed and the self-check swapped a face with the real models.")
     if not packages_ok:
         return
-    python = Path(sys.executable)
-    run.say(
-        f"Swap:   {python.parent / 'inswapper-live'} swap --source ME.jpg --target PHOTO.jpg --output OUT.jpg"
-    )
-    run.say(f"Check:  {python} {REPO / 'install.py'} --check")
+    if comfyui:
+        _comfyui_summary(run, comfyui, missing)
+        return
+    flags, lacking = _swap_flags(models_dir)
+    command = f"{Path(sys.executable).parent / 'inswapper-live'} swap --source ME.jpg --target PHOTO.jpg --output OUT.jpg"
+    if lacking:
+        run.say(f"Swap:   not ready: it needs {' and '.join(lacking)} (see the missing files above); then")
+        run.say(f"        {command}{_models_dir_flag(models_dir)}")
+    else:
+        run.say(f"Swap:   {command}{flags}")
+    run.say(f"Check:  {Path(sys.executable)} {REPO / 'install.py'} --check")
     for step in run.next_steps:
         run.say(step)
+
+
+def _swap_flags(models_dir: Path) -> tuple[str, list[str]]:
+    """CLI flags that name the installed models where the CLI's defaults are missing, and what is lacking.
+
+    The swapper and recogniser have no stand-in outside the self-check; a detector other than
+    det_10g works as well (smaller, a little less accurate), so it is named instead.
+    """
+    from ..engine import EngineSettings
+    from .selfcheck import DETECTORS, RECOGNIZERS, SWAPPERS, first_present
+
+    defaults = EngineSettings()
+    flags = _models_dir_flag(models_dir)
+    lacking = []
+    for flag, names, default in (
+        ("--swapper", SWAPPERS, defaults.swapper),
+        ("--recognizer", RECOGNIZERS, defaults.recognizer),
+        ("--detector", DETECTORS, defaults.detector),
+    ):
+        found = first_present(names, models_dir)
+        if found is None:
+            lacking.append(default)
+        elif found[0] != default:
+            flags += f" {flag} {found[0]}"
+    return flags, lacking
+
+
+def _comfyui_summary(run: _Run, comfyui: Path, missing: list[str]) -> None:
+    workflow = REPO / "comfy_nodes" / "workflows" / "swap_face_ui.json"
+    run.say(f"ComfyUI: restart it (or press R to refresh the model lists); the nodes are in {REPO}")
+    if missing:
+        run.say(f"Example: {workflow} runs once {', '.join(missing)} are in {comfyui_model_dirs(comfyui)[0]}")
+    else:
+        run.say(f"Example: drag {workflow} onto the canvas and press Run")
 
 
 class _ByteProgress:
@@ -455,7 +568,7 @@ class _ByteProgress:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .install_check import check
+    from .check import check
 
     state = _read_state()
     models_dir = args.models_dir or (Path(state["models_dir"]) if state.get("models_dir") else None)
@@ -464,7 +577,7 @@ def _check(args: argparse.Namespace) -> int:
         Path(state["comfyui_python"]) if state.get("comfyui_python") else None
     )
     obs_python = args.obs_python or (Path(state["obs_python"]) if state.get("obs_python") else None)
-    report = check(models_dir, comfyui, comfyui_python, obs_python)
+    report = check(models_dir, comfyui, comfyui_python, obs_python, in_comfyui=args.in_comfyui)
     print("\n".join(report.lines))
     if report.exit_code:
         problems = report.broken + [f"{part} is not ready" for part in report.not_ready]

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InswapperLiveError
-from .install_comfyui import COPY_MARKER, find_comfyui_python, pack_folder
-from .install_env import ORT_PACKAGES, REPO, probe_nvidia, project_requirements, requirement_name
-from .install_models import check_file
-from .install_obs import MARKER, OBS_SCRIPT, check_obs_imports, find_obs_python, obs_deps_dir, platform_of
-from .manifest import load_manifest
-from .resolve import find_file, search_dirs
+from ..errors import InswapperLiveError
+from ..manifest import load_manifest
+from ..resolve import find_file, search_dirs
+from .comfyui import COPY_MARKER, find_comfyui_python, pack_folder
+from .env import ORT_PACKAGES, REPO, probe_nvidia, project_requirements, requirement_name
+from .models import check_file
+from .obs import MARKER, OBS_SCRIPT, check_obs_imports, find_obs_python, obs_deps_dir, platform_of
 from .selfcheck import probe_providers
 
 
@@ -45,13 +45,21 @@ class CheckReport:
 
 
 def check(
-    models_dir: Path | None, comfyui: Path | None, comfyui_python: Path | None, obs_python: Path | None
+    models_dir: Path | None,
+    comfyui: Path | None,
+    comfyui_python: Path | None,
+    obs_python: Path | None,
+    in_comfyui: Path | None = None,
 ) -> CheckReport:
+    """``in_comfyui``: this checkout is a pack in that ComfyUI's custom_nodes, run with ComfyUI's Python."""
     report = CheckReport()
-    _packages(report)
+    _packages(report, installed=in_comfyui is None)
     _providers(report)
     defaults_ok = _models(report, models_dir)
     report.say("Parts")
+    if in_comfyui is not None:
+        _pack_in_comfyui(report, defaults_ok)
+        return report
     if defaults_ok and not report.broken:
         report.say("  ready   CLI: `inswapper-live swap --source ME.jpg --target PHOTO.jpg --output OUT.jpg`")
     else:
@@ -62,23 +70,22 @@ def check(
     return report
 
 
-def _packages(report: CheckReport) -> None:
+def _pack_in_comfyui(report: CheckReport, defaults_ok: bool) -> None:
+    if defaults_ok and not report.broken:
+        report.say(f"  ready   ComfyUI: the pack in {REPO}, with {sys.executable}")
+    else:
+        report.not_ready.append("ComfyUI")
+        report.say("  NOT READY  ComfyUI: see the problems above")
+
+
+def _packages(report: CheckReport, installed: bool = True) -> None:
+    """``installed``: the package must import from this checkout (not so in ComfyUI, which loads the folder)."""
     report.say("Python")
     report.say(f"  {sys.executable} (Python {sys.version.split()[0]})")
-    done = subprocess.run(
-        [sys.executable, "-c", "import inswapper_live; print(inswapper_live.__file__)"],
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),  # not the checkout: its folder must not shadow the install
-    )
-    location = Path(done.stdout.strip()).resolve().parent if done.returncode == 0 else None
-    if location != REPO:
-        where = f"from {location}" if location else "not at all"
-        report.bad(
-            f"`import inswapper_live` finds it {where}, not this checkout {REPO}: run `python install.py`"
-        )
+    if installed:
+        _editable(report)
     else:
-        report.say(f"  ok      inswapper_live {location} (editable install)")
+        report.say(f"  ok      inswapper_live runs from {REPO} (ComfyUI loads its custom_nodes folders)")
     for requirement in project_requirements():
         name = requirement_name(requirement)
         if name == "onnxruntime":
@@ -109,6 +116,24 @@ def _packages(report: CheckReport) -> None:
             "  WARNING an NVIDIA GPU is present but the onnxruntime build is not the GPU one: "
             "run `python install.py` (or `--onnxruntime cuda`)"
         )
+
+
+def _editable(report: CheckReport) -> None:
+    """The package imports from this checkout (an editable install), not another copy."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import inswapper_live; print(inswapper_live.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),  # not the checkout: its folder must not shadow the install
+    )
+    location = Path(done.stdout.strip()).resolve().parent if done.returncode == 0 else None
+    if location != REPO:
+        where = f"from {location}" if location else "not at all"
+        report.bad(
+            f"`import inswapper_live` finds it {where}, not this checkout {REPO}: run `python install.py`"
+        )
+    else:
+        report.say(f"  ok      inswapper_live {location} (editable install)")
 
 
 def report_providers(say: Callable[[str], None], bad: Callable[[str], None]) -> None:

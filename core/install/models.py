@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InswapperLiveError
+from ..manifest import Archive, Manifest, ModelEntry
+from ..resolve import find_file, sha256_of, verify_file
 from .archive import extract_member
 from .download import Expected, Progress, fetch
-from .errors import InswapperLiveError
-from .manifest import Archive, Manifest, ModelEntry
-from .resolve import find_file, sha256_of, verify_file
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .install_env import REPO
+from .env import LOAD_CHECKOUT, REPO
 
 OBS_SCRIPT = REPO / "obs_plugin" / "face_swap_filter.py"
 """The file to add in OBS under Tools > Scripts."""
@@ -226,15 +226,11 @@ def platform_of(python: Path) -> str:
 
 # ---------------------------------------------------------------- installing and checking
 
-_IMPORT_CHECK = """
-import importlib.util, json, sys
-repo = sys.argv[1]
-spec = importlib.util.spec_from_file_location(
-    "inswapper_live", repo + "/__init__.py", submodule_search_locations=[repo])
-module = importlib.util.module_from_spec(spec)
-sys.modules["inswapper_live"] = module
-spec.loader.exec_module(module)
-from inswapper_live.core.install_obs import activate_obs_deps
+_IMPORT_CHECK = (
+    LOAD_CHECKOUT
+    + """
+import json
+from inswapper_live.core.install.obs import activate_obs_deps
 folder = activate_obs_deps()
 import numpy, cv2, onnxruntime
 from inswapper_live.core.engine import Engine
@@ -242,6 +238,7 @@ print(json.dumps({"deps": str(folder), "numpy": numpy.__version__, "cv2": cv2.__
     "onnxruntime": onnxruntime.__version__, "providers": onnxruntime.get_available_providers(),
     "numpy_from": numpy.__file__}))
 """
+)
 
 
 def check_obs_imports(python: Path, repo: Path = REPO) -> tuple[dict | None, str]:

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
-from .resolve import sha256_of
+from ... import __version__
+from ..resolve import sha256_of
 
 log = logging.getLogger(__name__)
 
