@@ -33,9 +33,12 @@ from .runtime import available_providers, canonical_provider
 from .select import FaceSelection
 from .source import SourceFace
 from .synthetic import STANDINS, make_recognizer, make_standin, make_swapper
+from .zoomclip import make_zoom_clip
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 DATA_ENV = "INSWAPPER_LIVE_DATA"
+PACKAGED_PHOTO = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
+"""The public-domain portrait shipped in the package: frames and clips when the shared data is absent."""
 
 
 class Timed:
@@ -85,12 +88,31 @@ def _data_dir() -> Path:
 
 
 def _frame_with_faces(faces: int, data: Path) -> np.ndarray:
-    """A photo with the asked number of faces: one portrait, or the group photo (4-5 faces)."""
+    """A photo with the asked number of faces: one portrait, or the group photo (4-5 faces).
+
+    Without the shared data, the packaged portrait once, or tiled 2 x 2 for four faces.
+    """
     name = "obama_oval_office_1080p.jpg" if faces == 1 else "pexels_group_meeting_4faces.jpeg"
     path = data / "faces" / name
-    if not path.exists():
-        raise InputError(f"Benchmark frames need {path}; set {DATA_ENV} to the shared data folder.")
-    return read_image(path).bgr
+    if path.exists():
+        return read_image(path).bgr
+    photo = read_image(PACKAGED_PHOTO).bgr
+    if faces == 1:
+        return photo
+    row = np.hstack([photo, photo])
+    return np.vstack([row, row])
+
+
+def _clips(data: Path) -> list[Path]:
+    """The shared clips, or one made from the packaged portrait (a slow zoom, so any jerk is jitter)."""
+    shared = sorted((data / "video").glob("*.mp4"))
+    if shared:
+        return shared
+    clip = cache_dir() / "clip_grace_hopper_zoom_3s.mp4"
+    if not clip.exists():
+        tmp = make_zoom_clip(PACKAGED_PHOTO, clip.with_suffix(".tmp.mp4"), focus=(0.5, 0.4))
+        os.replace(tmp, clip)
+    return [clip]
 
 
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -207,12 +229,13 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
     engine = Engine(
         EngineSettings(
             swapper=str(make_swapper(tmp / "swapper.onnx", 128)),
-            detector=str(data / "models" / "face_detection_yunet_2026may.onnx"),
+            detector="yunet",
             recognizer=str(make_recognizer(tmp / "arcface.onnx")),
             det_size=160,
         )
     )
-    face = read_image(data / "faces" / "codait_luciano.png").bgr
+    shared = data / "faces" / "codait_luciano.png"
+    face = read_image(shared if shared.exists() else PACKAGED_PHOTO).bgr
     engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
     session = LiveSession(engine, LiveSettings(detect_every=3))
     base = cv2.resize(face, (160, 160))
@@ -228,24 +251,62 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inswapper-live bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="inswapper-live bench",
+        description="Where the time goes, per stage, against the models' own floor.",
+    )
     parser.add_argument(
         "--swapper",
         default="standin:inswapper_512_live_mini",
-        help=f"model name or path, or standin:NAME ({', '.join(STANDINS)})",
+        help=f"model name or path, or standin:NAME ({', '.join(STANDINS)}; default %(default)s)",
     )
-    parser.add_argument("--detector", default="yunet", help="detector name or path (default yunet)")
-    parser.add_argument("--models-dir", help="folder searched first for models")
-    parser.add_argument("--providers", default="cpu", help="comma list: cpu,cuda,tensorrt,... or 'all'")
-    parser.add_argument("--sizes", default="720p,1080p")
-    parser.add_argument("--faces", default="1,4")
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--pipeline-frames", type=int, default=20)
-    parser.add_argument("--pixel-boost", type=int, default=0)
     parser.add_argument(
-        "--detect-every", type=int, default=1, help="live pipeline: detector on every Nth frame"
+        "--detector",
+        default="yunet",
+        help="detector name or path (default %(default)s, shipped in the package)",
     )
-    parser.add_argument("--jitter", action="store_true", help="also measure jitter on the shared clips")
+    parser.add_argument("--models-dir", help="folder searched first for models")
+    parser.add_argument(
+        "--providers", default="cpu", help="comma list: cpu,cuda,tensorrt,... or 'all' (default %(default)s)"
+    )
+    parser.add_argument(
+        "--sizes",
+        default="720p,1080p",
+        help=f"comma list of frame sizes: {', '.join(SIZES)} (default %(default)s)",
+    )
+    parser.add_argument(
+        "--faces", default="1,4", help="comma list of face counts per frame: 1 or 4 (default %(default)s)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=10,
+        help="timed runs per stage; the median is shown (default %(default)s)",
+    )
+    parser.add_argument(
+        "--pipeline-frames",
+        type=int,
+        default=20,
+        help="frames through the two-thread live pipeline (default %(default)s)",
+    )
+    parser.add_argument(
+        "--pixel-boost",
+        type=int,
+        default=0,
+        choices=(0, 256, 384, 512),
+        help="crop size for 128 swappers; 0: the swapper's own size (default %(default)s)",
+    )
+    parser.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        help="live pipeline: detector on every Nth frame (default %(default)s)",
+    )
+    parser.add_argument(
+        "--jitter",
+        action="store_true",
+        help="also measure landmark jitter on clips (the shared ones, or one made from the packaged photo)",
+    )
     parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
@@ -257,7 +318,7 @@ def run(argv: list[str] | None = None) -> int:
         if settled:
             print(f"soak: resident after warm-up {min(settled):.1f}..{max(settled):.1f} MB")
         return 0
-    models = Path(args.models_dir) if args.models_dir else data / "models"
+    models = args.models_dir or (str(data / "models") if (data / "models").is_dir() else None)
     swapper = _swapper_path(args.swapper)
     recognizer = str(make_recognizer(cache_dir() / "arcface_contract.onnx"))
     if args.providers == "all":
@@ -286,7 +347,7 @@ def run(argv: list[str] | None = None) -> int:
                 swapper=swapper,
                 detector=args.detector,
                 recognizer=recognizer,
-                models_dir=str(models),
+                models_dir=models,
                 provider=provider,
                 pixel_boost=args.pixel_boost,
                 faces=FaceSelection(),
@@ -306,7 +367,7 @@ def run(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         if args.jitter:
-            for clip in sorted((data / "video").glob("*.mp4")):
+            for clip in _clips(data):
                 raw, smooth = jitter(engine, clip, LiveSettings())
                 print(
                     f"jitter {clip.name}: raw {raw:.3f} px, smoothed {smooth:.3f} px per frame^2 "

@@ -41,17 +41,17 @@ def test_512_standins_have_the_contract(tmp_path: Path, name: str) -> None:
 
 
 def test_live_smoothing_cuts_jitter_on_the_shared_clips(
-    clips_dir: Path, scrfd_500m, swapper_128, recognizer
+    clips_dir: Path, yunet, swapper_128, recognizer
 ) -> None:
     engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer))
+        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
     )
     for clip in sorted(clips_dir.glob("*.mp4")):
         raw, smooth = jitter(engine, clip, LiveSettings())
         assert raw / smooth >= 3.0, clip.name
 
 
-def test_bench_command_prints_a_row(capsys, swapper_128: Path, data_dir: Path) -> None:
+def test_bench_command_prints_a_row(capsys, swapper_128: Path) -> None:
     code = main(["bench", "--swapper", str(swapper_128), "--sizes", "720p", "--faces", "1", "--repeat", "2",
                  "--pipeline-frames", "3"])  # fmt: skip
     out = capsys.readouterr().out

@@ -73,8 +73,8 @@ def test_identities_hold_when_two_faces_cross() -> None:
 
 
 @pytest.fixture(scope="module")
-def engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
-    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
+def engine(yunet: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
+    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
     return e
 

@@ -17,9 +17,9 @@ from reference import Reference
 from inswapper_live.core.engine import Engine, EngineSettings
 
 
-@pytest.fixture(scope="module", params=["det_500m", "det_2.5g"])
-def pair(request, data_dir: Path, swapper_128: Path, recognizer: Path):
-    detector = data_dir / "models" / f"{request.param}.onnx"
+@pytest.fixture(scope="module", params=["scrfd_500m", "scrfd_2_5g"])
+def pair(request, swapper_128: Path, recognizer: Path):
+    detector = request.getfixturevalue(request.param)
     engine = Engine(
         EngineSettings(
             swapper=str(swapper_128), detector=str(detector), recognizer=str(recognizer), detail=0.0
@@ -77,9 +77,9 @@ def test_pasted_frames_match_reference(pair, photos: list[Path], faces_dir: Path
 
 
 def test_pasted_frames_match_reference_at_512(
-    data_dir: Path, photos: list[Path], faces_dir: Path, swapper_512: Path, recognizer: Path
+    scrfd_2_5g: Path, photos: list[Path], faces_dir: Path, swapper_512: Path, recognizer: Path
 ) -> None:
-    detector = data_dir / "models" / "det_2.5g.onnx"
+    detector = scrfd_2_5g
     engine = Engine(
         EngineSettings(
             swapper=str(swapper_512), detector=str(detector), recognizer=str(recognizer), detail=0.0
