@@ -250,7 +250,8 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
     return readings
 
 
-def run(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The bench's options, each with its help and default."""
     parser = argparse.ArgumentParser(
         prog="inswapper-live bench",
         description="Where the time goes, per stage, against the models' own floor.",
@@ -310,7 +311,11 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     data = _data_dir()
     if args.soak:
         readings = soak(args.soak, data)

@@ -29,6 +29,7 @@ from .swap import Swapper
 from .types import Embedding, Face, Frame
 
 log = logging.getLogger(__name__)
+_NO_SWAPPER = "This engine has no swapper model: it was made to analyse faces only (swapper setting empty)."
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class EngineSettings:
     """Everything a user can set; models are manifest names or paths."""
 
     swapper: str = "inswapper_128"
+    """Empty for an engine that only analyses faces (``inswapper-live face``): no swapper is loaded."""
     detector: str = "det_10g"
     recognizer: str = "w600k_r50"
     models_dir: str | None = None
@@ -99,7 +101,7 @@ class _State:
     settings: EngineSettings
     detector: Detector
     detector_path: Path
-    swapper: Swapper
+    swapper: Swapper | None
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
@@ -123,13 +125,15 @@ class Engine:
                 detector = load_detector(det_path, settings.detection, runtime, session=detector.session)
         else:
             detector = load_detector(det_path, settings.detection, runtime)
-        swap_path = resolve(settings.swapper, settings.models_dir).path
-        if old is not None and same_runtime and old.swapper.path == swap_path:
-            swapper = old.swapper
-        else:
-            swapper = Swapper(swap_path, runtime)
+        swapper = None
+        if settings.swapper:
+            swap_path = resolve(settings.swapper, settings.models_dir).path
+            if old is not None and same_runtime and old.swapper is not None and old.swapper.path == swap_path:
+                swapper = old.swapper
+            else:
+                swapper = Swapper(swap_path, runtime)
         source = old.source if old else None
-        latent = swapper.latent(source.embedding) if source is not None else None
+        latent = swapper.latent(source.embedding) if source is not None and swapper is not None else None
         return _State(settings, detector, det_path, swapper, source, latent, old.reference if old else None)
 
     @property
@@ -138,6 +142,8 @@ class Engine:
 
     @property
     def swapper(self) -> Swapper:
+        if self._state.swapper is None:
+            raise SettingsError(_NO_SWAPPER)
         return self._state.swapper
 
     @property
@@ -173,7 +179,7 @@ class Engine:
     def set_source(self, source: SourceFace | None) -> None:
         with self._producer:
             state = self._state
-            latent = state.swapper.latent(source.embedding) if source is not None else None
+            latent = state.swapper.latent(source.embedding) if source is not None and state.swapper else None
             self._state = replace(state, source=source, latent=latent)
 
     def largest_face(self, image: Frame, name: str = "image") -> Face:
@@ -257,6 +263,8 @@ class Engine:
         (the live session chooses faces itself, so that the choice stays stable over frames).
         """
         state = self._state
+        if state.swapper is None:
+            raise SettingsError(_NO_SWAPPER)
         if state.latent is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
         if faces is None:

@@ -109,6 +109,14 @@ def resolve(
     return ResolvedModel(found, entry)
 
 
+def repair_hint(path: Path | str) -> str:
+    """What to do about a damaged model file: fetch ours again, or replace the user's own copy."""
+    entry = load_manifest().by_file(Path(path).name)
+    if entry is not None and not entry.user_supplied:
+        return f"Delete it and {INSTALL_HINT.lower()} again."
+    return "Replace it with a good copy from where you got it (download or export it again)."
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
