@@ -43,9 +43,7 @@ def test_512_standins_have_the_contract(tmp_path: Path, name: str) -> None:
 def test_live_smoothing_cuts_jitter_on_the_shared_clips(
     clips_dir: Path, yunet, swapper_128, recognizer
 ) -> None:
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     for clip in sorted(clips_dir.glob("*.mp4")):
         raw, smooth = jitter(engine, clip, LiveSettings())
         assert raw / smooth >= 3.0, clip.name

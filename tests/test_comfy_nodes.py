@@ -203,9 +203,7 @@ def test_node_contract(node_id: str, comfy: FakeComfy) -> None:
         assert params[name].default is inspect.Parameter.empty, name
 
 
-def test_model_lists_cover_every_folder(
-    request, comfy: FakeComfy, tmp_path: Path, recognizer: Path
-) -> None:
+def test_model_lists_cover_every_folder(request, comfy: FakeComfy, tmp_path: Path, recognizer: Path) -> None:
     """Files from models/inswapper_live, insightface (with buffalo_l below it) and reswapper."""
     request.getfixturevalue("scrfd_500m")
     swappers, detectors, recognizers = (model_choices(k) for k in ("swapper", "detector", "recognizer"))
@@ -411,7 +409,9 @@ def test_swap_face_keeps_alpha_blend_zero_and_pixel_boost(
 
 # ---------------------------------------------------------------- face models and similarity
 def test_face_models_round_trip(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
-    face = extract(model, to_image(photo("obama_official_portrait.jpg"), photo("obama_official_portrait.jpg")))
+    face = extract(
+        model, to_image(photo("obama_official_portrait.jpg"), photo("obama_official_portrait.jpg"))
+    )
     save, load = comfy_nodes.SaveFaceModel(), comfy_nodes.LoadFaceModel()
     shown = save.save(face, "paul", False)
     path = comfy.models_dir / "inswapper_live" / "faces" / "paul.safetensors"

@@ -17,9 +17,7 @@ from inswapper_live.core.select import FaceSelection
 
 @pytest.fixture
 def engine(yunet: Path, swapper_128: Path, recognizer: Path) -> Engine:
-    return Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    return Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
 
 
 def test_update_reloads_only_what_changed(
@@ -77,7 +75,9 @@ def test_in_place_and_given_faces(engine: Engine, faces_dir: Path) -> None:
 def test_producer_and_worker_threads(engine: Engine, faces_dir: Path, swapper_512: Path) -> None:
     """A worker swaps frames while a producer changes source and settings: no error, every frame whole."""
     image = read(faces_dir / "obama_biden_2faces.jpg")
-    sources = [engine.analyse_source([read(faces_dir / n)]) for n in ("grace_hopper.jpg", "biden_portrait.jpg")]
+    sources = [
+        engine.analyse_source([read(faces_dir / n)]) for n in ("grace_hopper.jpg", "biden_portrait.jpg")
+    ]
     engine.set_source(sources[0])
     stop = threading.Event()
     errors: list[BaseException] = []

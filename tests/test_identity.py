@@ -49,9 +49,7 @@ def test_identity_swapper_returns_the_frame(request, model, boost, yunet, recogn
     assert swapped >= len(photos)
 
 
-def test_detail_zero_is_the_reference_recipe_and_loses_resolution(
-    identity_128, yunet, recognizer, faces_dir
-):
+def test_detail_zero_is_the_reference_recipe_and_loses_resolution(identity_128, yunet, recognizer, faces_dir):
     """At detail 0 a 128 crop of a large face pastes back blurred; detail 1 restores it."""
     image = read(faces_dir / "pexels_woman_neutral.jpeg")
     settings = EngineSettings(swapper=str(identity_128), detector=str(yunet), recognizer=str(recognizer))

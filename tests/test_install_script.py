@@ -74,7 +74,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("git") is None or not (REPO / ".git").exists():
         pytest.skip("needs git and a git checkout to clone")
     if not (DATA / "models").is_dir():
-        pytest.skip(f"shared test data not found: {DATA} (set INSWAPPER_LIVE_DATA)")
+        pytest.skip(
+            f"needs the shared data folder's SCRFD detectors for install.py --from, not found in {DATA}: "
+            "put it at ../shared/data or set INSWAPPER_LIVE_DATA (README, Development)"
+        )
     root = tmp_path_factory.mktemp("fresh")
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(root / "inswapper-live")], check=True)
     (root / "shared").symlink_to(DATA.parent, target_is_directory=True)

@@ -31,7 +31,9 @@ def test_stand_ins_with_the_packaged_detector_swap_only_the_face(tmp_path: Path)
     assert check.stand_ins == ["inswapper_128", "w600k_r50"]
     text = "\n".join(check.lines)
     assert "STAND-IN for inswapper_128" in text and "STAND-IN for w600k_r50" in text
-    assert f"detector    yunet ({resolve_module.PACKAGED_MODELS / 'face_detection_yunet_2026may.onnx'})" in text
+    assert (
+        f"detector    yunet ({resolve_module.PACKAGED_MODELS / 'face_detection_yunet_2026may.onnx'})" in text
+    )
     assert "on CPUExecutionProvider" in text
     assert "1 found, 1 swapped" in text and ", 0 outside" in text
     result, photo = cv2.imread(str(out)), cv2.imread(str(PHOTO))

@@ -59,9 +59,7 @@ def test_bad_face_models(tmp_path: Path) -> None:
 
 
 def test_analyse_source_averages_largest_faces(faces_dir, yunet, swapper_128, recognizer) -> None:
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     a, b = read(faces_dir / "obama_official_portrait.jpg"), read(faces_dir / "obama_oval_office_1080p.jpg")
     both = engine.analyse_source([a, b], ["a", "b"])
     ea = engine.analyse_source([a]).embedding
