@@ -36,14 +36,21 @@ def shared_file(*parts: str) -> Path | None:
     return path if path.exists() else None
 
 
+SCRFD_FILES = ("det_500m.onnx", "det_2.5g.onnx")
+
+
+def scrfd_skip_reason(files: str) -> str:
+    return (
+        f"needs InsightFace's SCRFD {files} (non-commercial, so not in the repository): put the shared "
+        f"data folder at ../shared/data or point INSWAPPER_LIVE_DATA at a folder with models/{files} "
+        "(det_500m is in InsightFace's buffalo_sc.zip, det_2.5g in buffalo_m.zip; README, Development)"
+    )
+
+
 def _scrfd(file: str) -> Path:
     path = shared_file("models", file)
     if path is None:
-        pytest.skip(
-            f"needs InsightFace's SCRFD {file} (non-commercial, so not in the repository): put the shared "
-            f"data folder at ../shared/data or point INSWAPPER_LIVE_DATA at a folder with models/{file} "
-            "(it is in InsightFace's buffalo_sc / buffalo_m zips)"
-        )
+        pytest.skip(scrfd_skip_reason(file))
     return path
 
 

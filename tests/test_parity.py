@@ -11,10 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SCRFD_FILES, scrfd_skip_reason, shared_file
 from helpers import psnr, read
 from reference import Reference
 
 from inswapper_live.core.engine import Engine, EngineSettings
+
+if not any(shared_file("models", f) for f in SCRFD_FILES):  # one line for the module, not one per test
+    pytest.skip(scrfd_skip_reason(" and ".join(SCRFD_FILES)), allow_module_level=True)
 
 
 @pytest.fixture(scope="module", params=["scrfd_500m", "scrfd_2_5g"])
