@@ -90,16 +90,19 @@ def _data_dir() -> Path:
 def _frame_with_faces(faces: int, data: Path) -> np.ndarray:
     """A photo with the asked number of faces: one portrait, or the group photo (4-5 faces).
 
-    Without the shared data, the packaged portrait once, or tiled 2 x 2 for four faces.
+    Without the shared data, the packaged portrait once, or tiled 2 x 2 for four faces, each
+    copy widened to 16:9 with a plain border so that fitting the frame crops no face away.
     """
     name = "obama_oval_office_1080p.jpg" if faces == 1 else "pexels_group_meeting_4faces.jpeg"
     path = data / "faces" / name
     if path.exists():
         return read_image(path).bgr
     photo = read_image(PACKAGED_PHOTO).bgr
+    side = max(0, round(photo.shape[0] * 16 / 9) - photo.shape[1]) // 2
+    cell = cv2.copyMakeBorder(photo, 0, 0, side, side, cv2.BORDER_CONSTANT, value=(96, 96, 96))
     if faces == 1:
-        return photo
-    row = np.hstack([photo, photo])
+        return cell
+    row = np.hstack([cell, cell])
     return np.vstack([row, row])
 
 

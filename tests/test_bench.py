@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,20 @@ def test_bench_command_prints_a_row(capsys, swapper_128: Path) -> None:
     row = next(line for line in out.splitlines() if line.startswith("CPU"))
     numbers = [float(v) for v in row.split()[4:]]
     assert len(numbers) == 10 and all(v > 0 for v in numbers[:6])
+
+
+def test_bench_runs_with_only_what_the_package_ships(capsys, monkeypatch, tmp_path: Path, swapper_128: Path):
+    """After install.py alone: no shared data, no models folder; YuNet and the portrait come from the package."""
+    monkeypatch.setenv("INSWAPPER_LIVE_DATA", str(tmp_path / "no-shared-data"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = main(["bench", "--swapper", str(swapper_128), "--sizes", "720p", "--faces", "1,4", "--repeat", "1",
+                 "--pipeline-frames", "2", "--jitter"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "detector yunet" in out
+    assert re.search(r"^CPU +720p 1 face ", out, re.M) and re.search(r"^CPU +720p 4 faces ", out, re.M), out
+    jitter_line = re.search(
+        r"jitter clip_grace_hopper_zoom_3s\.mp4: raw ([\d.]+) px, smoothed ([\d.]+) px", out
+    )
+    assert jitter_line and float(jitter_line.group(1)) > 3 * float(jitter_line.group(2)), out
