@@ -165,6 +165,12 @@ def test_models_verify_opens_a_file_it_has_no_checksum_for(tmp_path: Path, swapp
     out = capsys.readouterr().out
     assert f"ok       {good}" in out and f"FAILED   {cut}" in out
     assert "Replace it with a good copy" in out and "install.py" not in out
+    licensed = tmp_path / "licensed"  # a user-supplied model: the manifest has no checksum for it
+    licensed.mkdir()
+    (licensed / "inswapper-512-live.onnx").write_bytes(swapper_128.read_bytes()[:5000])
+    assert main(["models", "verify", "inswapper_512_live", "--models-dir", str(licensed)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED   inswapper_512_live" in out and "Replace it with a good copy" in out
 
 
 def test_a_missing_provider_is_reported_once(
