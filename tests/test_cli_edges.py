@@ -216,6 +216,14 @@ def test_models_needs_no_names_and_verbose_works_after_the_subcommand(
     with caplog.at_level(logging.INFO):
         assert _swap(portrait, portrait, tmp_path / "out.png", models, "-v") == 0
     assert "runs on CPUExecutionProvider" in caplog.text
+    swap = ["swap", "--source", "a.jpg", "--target", "b.jpg", "--output", "c.png"]
+    for argv, verbose in (
+        ([*swap, "-v"], True),
+        (["-v", *swap], True),
+        (swap, False),
+        (["models", "-v"], True),
+    ):
+        assert _parser().parse_args(argv).verbose is verbose, argv
 
 
 def test_face_needs_no_swapper_and_stores_only_file_names(
