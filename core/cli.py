@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> EngineSettings:
 
 def _source(engine: Engine, paths: Sequence[Path]) -> SourceFace:
     images = [read_image(p).bgr for p in paths]
-    return engine.analyse_source(images, [p.name for p in paths])  # no private folder names in the file
+    return engine.analyse_source(images, [str(p) for p in paths])
 
 
 class _Progress:
@@ -236,6 +237,9 @@ def cmd_face(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(args.output, [("--source", p) for p in args.source])
     engine = Engine(_settings(args))  # no swapper: only detection and recognition run
     source = _source(engine, args.source)
+    # The file is shared with others: it names the photos, not the folders they are in.
+    names = ", ".join(p.name for p in args.source)
+    source = replace(source, metadata={**source.metadata, "images": names})
     source.save(args.output)
     log.info("Wrote face model %s from %d image(s).", args.output, source.count)
     return 0
