@@ -43,10 +43,13 @@ from .synthetic import (
     make_standin,
     make_swapper,
 )
+from .zoomclip import make_zoom_clip
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 DATA_ENV = "INSWAPPER_LIVE_DATA"
 HEAD_FPS = 25.0
+PACKAGED_PHOTO = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
+"""The public-domain portrait shipped in the package: frames and clips when the shared data is absent."""
 
 
 class Timed:
@@ -115,12 +118,34 @@ def _data_dir() -> Path:
 
 
 def _frame_with_faces(faces: int, data: Path) -> np.ndarray:
-    """A photo with the asked number of faces: one portrait, or the group photo (4-5 faces)."""
+    """A photo with the asked number of faces: one portrait, or the group photo (4-5 faces).
+
+    Without the shared data, the packaged portrait once, or tiled 2 x 2 for four faces, each
+    copy widened to 16:9 with a plain border so that fitting the frame crops no face away.
+    """
     name = "obama_oval_office_1080p.jpg" if faces == 1 else "pexels_group_meeting_4faces.jpeg"
     path = data / "faces" / name
-    if not path.exists():
-        raise InputError(f"Benchmark frames need {path}; set {DATA_ENV} to the shared data folder.")
-    return read_image(path).bgr
+    if path.exists():
+        return read_image(path).bgr
+    photo = read_image(PACKAGED_PHOTO).bgr
+    side = max(0, round(photo.shape[0] * 16 / 9) - photo.shape[1]) // 2
+    cell = cv2.copyMakeBorder(photo, 0, 0, side, side, cv2.BORDER_CONSTANT, value=(96, 96, 96))
+    if faces == 1:
+        return cell
+    row = np.hstack([cell, cell])
+    return np.vstack([row, row])
+
+
+def _clips(data: Path) -> list[Path]:
+    """The shared clips, or one made from the packaged portrait (a slow zoom, so any jerk is jitter)."""
+    shared = sorted((data / "video").glob("*.mp4"))
+    if shared:
+        return shared
+    clip = cache_dir() / "clip_grace_hopper_zoom_3s.mp4"
+    if not clip.exists():
+        tmp = make_zoom_clip(PACKAGED_PHOTO, clip.with_suffix(".tmp.mp4"), focus=(0.5, 0.4))
+        os.replace(tmp, clip)
+    return [clip]
 
 
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -322,12 +347,13 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
     engine = Engine(
         EngineSettings(
             swapper=str(make_swapper(tmp / "swapper.onnx", 128)),
-            detector=str(data / "models" / "face_detection_yunet_2026may.onnx"),
+            detector="yunet",
             recognizer=str(make_recognizer(tmp / "arcface.onnx")),
             det_size=160,
         )
     )
-    face = read_image(data / "faces" / "codait_luciano.png").bgr
+    shared = data / "faces" / "codait_luciano.png"
+    face = read_image(shared if shared.exists() else PACKAGED_PHOTO).bgr
     engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
     session = LiveSession(engine, LiveSettings(detect_every=3))
     base = cv2.resize(face, (160, 160))
@@ -342,25 +368,64 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
     return readings
 
 
-def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inswapper-live bench", description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    """The bench's options, each with its help and default."""
+    parser = argparse.ArgumentParser(
+        prog="inswapper-live bench",
+        description="Where the time goes, per stage, against the models' own floor.",
+    )
     parser.add_argument(
         "--swapper",
         default="standin:inswapper_512_live_mini",
-        help=f"model name or path, or standin:NAME ({', '.join(STANDINS)})",
+        help=f"model name or path, or standin:NAME ({', '.join(STANDINS)}; default %(default)s)",
     )
-    parser.add_argument("--detector", default="yunet", help="detector name or path (default yunet)")
-    parser.add_argument("--models-dir", help="folder searched first for models")
-    parser.add_argument("--providers", default="cpu", help="comma list: cpu,cuda,tensorrt,... or 'all'")
-    parser.add_argument("--sizes", default="720p,1080p")
-    parser.add_argument("--faces", default="1,4")
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--pipeline-frames", type=int, default=20)
-    parser.add_argument("--pixel-boost", type=int, default=0)
     parser.add_argument(
-        "--detect-every", type=int, default=1, help="live pipeline: detector on every Nth frame"
+        "--detector",
+        default="yunet",
+        help="detector name or path (default %(default)s, shipped in the package)",
     )
-    parser.add_argument("--jitter", action="store_true", help="also measure jitter on the shared clips")
+    parser.add_argument("--models-dir", help="folder searched first for models")
+    parser.add_argument(
+        "--providers", default="cpu", help="comma list: cpu,cuda,tensorrt,... or 'all' (default %(default)s)"
+    )
+    parser.add_argument(
+        "--sizes",
+        default="720p,1080p",
+        help=f"comma list of frame sizes: {', '.join(SIZES)} (default %(default)s)",
+    )
+    parser.add_argument(
+        "--faces", default="1,4", help="comma list of face counts per frame: 1 or 4 (default %(default)s)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=10,
+        help="timed runs per stage; the median is shown (default %(default)s)",
+    )
+    parser.add_argument(
+        "--pipeline-frames",
+        type=int,
+        default=20,
+        help="frames through the two-thread live pipeline (default %(default)s)",
+    )
+    parser.add_argument(
+        "--pixel-boost",
+        type=int,
+        default=0,
+        choices=(0, 256, 384, 512),
+        help="crop size for 128 swappers; 0: the swapper's own size (default %(default)s)",
+    )
+    parser.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        help="live pipeline: detector on every Nth frame (default %(default)s)",
+    )
+    parser.add_argument(
+        "--jitter",
+        action="store_true",
+        help="also measure landmark jitter on clips (the shared ones, or one made from the packaged photo)",
+    )
     parser.add_argument(
         "--restore",
         default="",
@@ -370,7 +435,11 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     data = _data_dir()
     if args.soak:
         readings = soak(args.soak, data)
@@ -378,7 +447,7 @@ def run(argv: list[str] | None = None) -> int:
         if settled:
             print(f"soak: resident after warm-up {min(settled):.1f}..{max(settled):.1f} MB")
         return 0
-    models = Path(args.models_dir) if args.models_dir else data / "models"
+    models = args.models_dir or (str(data / "models") if (data / "models").is_dir() else None)
     swapper = _swapper_path(args.swapper)
     recognizer = str(make_recognizer(cache_dir() / "arcface_contract.onnx"))
     if args.providers == "all":
@@ -409,7 +478,7 @@ def run(argv: list[str] | None = None) -> int:
                 swapper=swapper,
                 detector=args.detector,
                 recognizer=recognizer,
-                models_dir=str(models),
+                models_dir=models,
                 provider=provider,
                 pixel_boost=args.pixel_boost,
                 faces=FaceSelection(),
@@ -440,12 +509,13 @@ def run(argv: list[str] | None = None) -> int:
         if args.jitter:
             print("jitter: mean distance of a landmark track from its centred quadratic fit over +-4 frames;")
             print("offset: mean distance of the live landmarks from the fit of the raw detections")
-            for clip in sorted((data / "video").glob("*.mp4")):
+            for clip in _clips(data):
                 print_steadiness(clip.name, clip_steadiness(engine, clip, LiveSettings()))
                 print_steadiness(
                     f"{clip.name} +1 frame", clip_steadiness(engine, clip, LiveSettings(lookahead=True))
                 )
-            photo = read_image(data / "faces" / "obama_official_portrait.jpg").bgr
+            portrait = data / "faces" / "obama_official_portrait.jpg"
+            photo = read_image(portrait if portrait.exists() else PACKAGED_PHOTO).bgr
             clip, truth = head_clip(engine, photo)
             for name, settings in (("", LiveSettings()), (" +1 frame", LiveSettings(lookahead=True))):
                 head = head_motion(engine, clip, truth, settings)

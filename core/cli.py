@@ -8,53 +8,93 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
 from .engine import Engine, EngineSettings
-from .errors import InswapperLiveError, NoFaceError, SettingsError
-from .imageio import check_writable, read_image, write_image
+from .errors import InputError, InswapperLiveError, ModelLoadError, NoFaceError, SettingsError
+from .imageio import check_writable, read_image, refuse_overwriting_inputs, write_image
 from .manifest import load_manifest
 from .mapping import build_facemap
 from .resolve import resolve, search_dirs
 from .restore import RESTORERS, RestoreSettings
-from .runtime import available_providers
+from .runtime import RuntimeSettings, available_providers, create_session
 from .select import FaceSelection
+from .signals import Terminated, terminate_as_interrupt
 from .source import SourceFace
 from .video import is_video, process_video
 
 log = logging.getLogger("inswapper_live")
+DESCRIPTION = "Swap faces in images and videos, build face models, list and check model files."
 
 
-def _add_engine_options(p: argparse.ArgumentParser) -> None:
+def _version() -> str:
+    try:
+        return metadata.version("inswapper-live")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _verbose_option() -> argparse.ArgumentParser:
+    """``-v`` for every subcommand too; SUPPRESS keeps a ``-v`` given before the subcommand."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log each model load and provider",
+    )
+    return parent
+
+
+def _add_engine_options(p: argparse.ArgumentParser, swapper: bool = True) -> None:
     d = EngineSettings()
-    p.add_argument("--swapper", default=d.swapper, help="swapper model name or path (default %(default)s)")
+    if swapper:
+        p.add_argument(
+            "--swapper", default=d.swapper, help="swapper model name or path (default %(default)s)"
+        )
     p.add_argument(
-        "--detector", default=d.detector, help="detector name or path: det_10g, det_2.5g, det_500m, yunet"
+        "--detector",
+        default=d.detector,
+        help="detector name or path: det_10g, det_2.5g, det_500m, yunet (default %(default)s)",
     )
     p.add_argument(
         "--recognizer", default=d.recognizer, help="ArcFace model name or path (default %(default)s)"
     )
     p.add_argument("--models-dir", help="folder searched first for models")
     p.add_argument(
-        "--genderage", default=d.genderage, help="gender and age model for --faces gender:/age: (buffalo_l's)"
+        "--genderage", default=d.genderage, help="gender and age model for --faces gender:/age: (buffalo_l's; default %(default)s)"
     )
     p.add_argument(
-        "--provider", default="auto", help="auto, cpu, cuda, tensorrt, coreml, directml, rocm, openvino"
+        "--provider",
+        default="auto",
+        help="auto, cpu, cuda, tensorrt, coreml, directml, rocm, openvino (default %(default)s)",
     )
-    p.add_argument("--threads", type=int, default=0, help="CPU threads per model (0: all cores)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per model; 0: all cores (default 0)")
     p.add_argument(
         "--det-size", type=int, default=d.det_size, help="detector input size (default %(default)s)"
     )
-    p.add_argument("--det-thresh", type=float, default=d.det_thresh, help="detection score threshold")
-    p.add_argument("--max-faces", type=int, default=0, help="keep only the N largest faces (0: all)")
+    p.add_argument(
+        "--det-thresh",
+        type=float,
+        default=d.det_thresh,
+        help="detection score threshold (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-faces", type=int, default=0, help="keep only the N largest faces; 0: all (default 0)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inswapper-live", description=__doc__)
+    parser = argparse.ArgumentParser(prog="inswapper-live", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="log each model load and provider")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    verbose = _verbose_option()
 
-    swap = sub.add_parser("swap", help="swap faces in an image or a video")
+    swap = sub.add_parser("swap", help="swap faces in an image or a video", parents=[verbose])
     src = swap.add_mutually_exclusive_group()
     src.add_argument("--source", action="append", type=Path, help="source image (repeat to average several)")
     src.add_argument("--face-model", type=Path, help="saved face model (.safetensors or .npz)")
@@ -77,28 +117,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     swap.add_argument("--reference", type=Path, help="image of the face to match for --faces similar:X")
     swap.add_argument(
-        "--pixel-boost", type=int, default=0, choices=(0, 256, 384, 512), help="crop size for 128 models"
+        "--pixel-boost",
+        type=int,
+        default=0,
+        choices=(0, 256, 384, 512),
+        help="crop size for 128 models; 0: the model's own (default %(default)s)",
     )
-    swap.add_argument("--blend", type=float, default=1.0, help="swap strength 0..1 (default 1)")
+    swap.add_argument("--blend", type=float, default=1.0, help="swap strength 0..1 (default %(default)s)")
     swap.add_argument(
         "--detail",
         type=float,
         default=EngineSettings.detail,
-        help="share of the target's fine detail kept, finer than the swapper's crop (0: reference recipe)",
+        help="share of the target's fine detail kept, finer than the swapper's crop; 0: the reference "
+        "recipe (default %(default)s)",
     )
     _add_restore_options(swap)
     _add_engine_options(swap)
 
-    face = sub.add_parser("face", help="build a face model from source images")
+    face = sub.add_parser("face", help="build a face model from source images", parents=[verbose])
     face.add_argument("--source", action="append", type=Path, required=True, help="source image (repeatable)")
     face.add_argument("--output", required=True, type=Path, help="face model file (.safetensors or .npz)")
-    _add_engine_options(face)
+    _add_engine_options(face, swapper=False)
 
     sub.add_parser("bench", help="benchmark stages, overhead and throughput (see --help)", add_help=False)
 
-    models = sub.add_parser("models", help="list or verify model files")
-    models.add_argument("action", choices=("list", "verify"))
-    models.add_argument("names", nargs="*", help="models to verify (default: all found)")
+    models = sub.add_parser("models", help="list or verify model files", parents=[verbose])
+    models.add_argument(
+        "action", nargs="?", default="list", choices=("list", "verify"), help="what to do (default list)"
+    )
+    models.add_argument(
+        "names", nargs="*", metavar="NAME_OR_PATH", help="models to verify (default: every one found)"
+    )
     models.add_argument("--models-dir", help="folder searched first for models")
     return parser
 
@@ -132,7 +181,7 @@ def _restore_settings(args: argparse.Namespace) -> RestoreSettings:
 
 def _settings(args: argparse.Namespace, **extra: object) -> EngineSettings:
     return EngineSettings(
-        swapper=args.swapper,
+        swapper=getattr(args, "swapper", ""),
         detector=args.detector,
         recognizer=args.recognizer,
         genderage=args.genderage,
@@ -183,8 +232,12 @@ def cmd_swap(args: argparse.Namespace) -> int:
     if selection.mode == "similar" and args.reference is None:
         raise SettingsError("--faces similar:X needs --reference IMAGE: the face to look for in the target.")
     check_writable(args.output)
+    if args.target.is_dir():
+        raise InputError(f"Target {args.target} is a folder; give one image or video file.")
     if not args.target.is_file():
-        raise InswapperLiveError(f"Target {args.target} does not exist.")
+        raise InputError(f"Target {args.target} does not exist.")
+    inputs = [("--target", args.target), ("--face-model", args.face_model), ("--reference", args.reference)]
+    refuse_overwriting_inputs(args.output, inputs + [("--source", p) for p in args.source or []])
     engine = Engine(
         _settings(
             args,
@@ -261,8 +314,13 @@ def cmd_swap(args: argparse.Namespace) -> int:
 
 
 def cmd_face(args: argparse.Namespace) -> int:
-    engine = Engine(_settings(args))
+    check_writable(args.output)
+    refuse_overwriting_inputs(args.output, [("--source", p) for p in args.source])
+    engine = Engine(_settings(args))  # no swapper: only detection and recognition run
     source = _source(engine, args.source)
+    # The file is shared with others: it names the photos, not the folders they are in.
+    names = ", ".join(p.name for p in args.source)
+    source = replace(source, metadata={**source.metadata, "images": names})
     source.save(args.output)
     log.info("Wrote face model %s from %d image(s).", args.output, source.count)
     return 0
@@ -285,6 +343,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in names:
         try:
             found = resolve(name, args.models_dir, verify=True)
+            if found.entry is None or not found.entry.versions:  # no checksum: see that onnxruntime opens it
+                _check_loads(found.path)
             print(f"ok       {name}: {found.path}")
         except InswapperLiveError as error:
             missing = "was not found" in str(error)
@@ -294,6 +354,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             else:
                 print(f"missing  {name}")
     return 1 if failures else 0
+
+
+def _check_loads(path: Path) -> None:
+    """Raise ModelLoadError unless onnxruntime opens ``path`` (a truncated file fails here)."""
+    if path.suffix.lower() != ".onnx":
+        raise ModelLoadError(f"{path} is not an .onnx file; give an ONNX model.")
+    create_session(path, RuntimeSettings(provider="cpu", threads=1))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,7 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.setLevel(logging.INFO)
     handlers = {"swap": cmd_swap, "face": cmd_face, "models": cmd_models}
     try:
-        return handlers[args.command](args)
+        with terminate_as_interrupt():
+            return handlers[args.command](args)
     except InswapperLiveError as error:
         log.error("%s", error)
         return 1
@@ -325,9 +393,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Unexpected error: %s. Please report it with the output of -v.", error, exc_info=args.verbose
         )
         return 1
-    except KeyboardInterrupt:
-        log.error("Interrupted; nothing half-written was left behind.")
-        return 130
+    except KeyboardInterrupt as stop:
+        why = f"Stopped by {stop}" if isinstance(stop, Terminated) else "Interrupted"
+        log.error("%s; nothing half-written was left behind.", why)
+        return stop.exit_code if isinstance(stop, Terminated) else 130
 
 
 if __name__ == "__main__":

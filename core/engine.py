@@ -34,6 +34,7 @@ from .types import Embedding, Face, Frame, Matrix
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M")
+_NO_SWAPPER = "This engine has no swapper model: it was made to analyse faces only (swapper setting empty)."
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class EngineSettings:
     """Everything a user can set; models are manifest names or paths."""
 
     swapper: str = "inswapper_128"
+    """Empty for an engine that only analyses faces (``inswapper-live face``): no swapper is loaded."""
     detector: str = "det_10g"
     recognizer: str = "w600k_r50"
     genderage: str = "genderage.onnx"
@@ -124,7 +126,7 @@ class _State:
     settings: EngineSettings
     detector: Detector
     detector_path: Path
-    swapper: Swapper
+    swapper: Swapper | None
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
@@ -151,13 +153,15 @@ class Engine:
                 detector = load_detector(det_path, settings.detection, runtime, session=detector.session)
         else:
             detector = load_detector(det_path, settings.detection, runtime)
-        swap_path = resolve(settings.swapper, settings.models_dir).path
-        if old is not None and same_runtime and old.swapper.path == swap_path:
-            swapper = old.swapper
-        else:
-            swapper = Swapper(swap_path, runtime)
+        swapper = None
+        if settings.swapper:
+            swap_path = resolve(settings.swapper, settings.models_dir).path
+            if old is not None and same_runtime and old.swapper is not None and old.swapper.path == swap_path:
+                swapper = old.swapper
+            else:
+                swapper = Swapper(swap_path, runtime)
         source = old.source if old else None
-        latent = swapper.latent(source.embedding) if source is not None else None
+        latent = swapper.latent(source.embedding) if source is not None and swapper is not None else None
         restorer = _restorer(old, settings)
         return _State(
             settings,
@@ -177,6 +181,8 @@ class Engine:
 
     @property
     def swapper(self) -> Swapper:
+        if self._state.swapper is None:
+            raise SettingsError(_NO_SWAPPER)
         return self._state.swapper
 
     @property
@@ -224,7 +230,7 @@ class Engine:
     def set_source(self, source: SourceFace | None) -> None:
         with self._producer:
             state = self._state
-            latent = state.swapper.latent(source.embedding) if source is not None else None
+            latent = state.swapper.latent(source.embedding) if source is not None and state.swapper else None
             self._state = replace(state, source=source, latent=latent)
 
     @property
@@ -325,6 +331,8 @@ class Engine:
         with its own ``sources`` entry when given. A face map gives each selected face its source.
         """
         state = self._state
+        if state.swapper is None:
+            raise SettingsError(_NO_SWAPPER)
         if state.latent is None and state.facemap is None and sources is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
         if faces is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,9 +113,25 @@ def check_writable(path: Path | str) -> Path:
     return path
 
 
+def refuse_overwriting_inputs(output: Path | str, inputs: Iterable[tuple[str, Path | str | None]]) -> None:
+    """Fail when ``output`` is one of ``inputs`` (``("--target", path)`` pairs), also through links."""
+    output = Path(output)
+    if not output.exists():
+        return
+    for option, path in inputs:
+        if path is not None and Path(path).exists() and os.path.samefile(output, path):
+            raise OutputError(
+                f"--output {output} is the same file as {option} {path}: writing it would destroy the input. "
+                "Give another output file name."
+            )
+
+
 def temp_beside(path: Path) -> Path:
     """A fresh temporary file next to ``path``, so the final rename is atomic."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    except OSError as error:  # e.g. /proc or a read-only mount that os.access calls writable
+        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
     os.close(fd)
     return Path(name)
 
@@ -136,7 +152,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
         yield tmp
         commit_file(tmp, path)
     except OSError as error:
-        raise OutputError(f"Cannot write {path}: {error}") from error
+        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
     finally:
         tmp.unlink(missing_ok=True)
 

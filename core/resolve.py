@@ -19,6 +19,8 @@ MODELS_ENV = "INSWAPPER_LIVE_MODELS"
 COMFYUI_ENV = "COMFYUI_DIR"
 INSTALL_HINT = "Run `python install.py` to download it"
 _VERIFIED_CACHE = ".verified.json"
+PACKAGED_MODELS = Path(__file__).resolve().parent / "data"
+"""Small MIT models shipped in the package (YuNet), searched last so a downloaded copy wins."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class ResolvedModel:
 
 
 def search_dirs(models_dir: Path | str | None = None) -> list[Path]:
-    """Folders searched in order: explicit, environment, ours, ComfyUI's, InsightFace's home."""
+    """Folders searched in order: explicit, environment, ours, ComfyUI's, InsightFace's home, packaged."""
     dirs: list[Path] = []
     if models_dir:
         dirs.append(Path(models_dir))
@@ -38,6 +40,7 @@ def search_dirs(models_dir: Path | str | None = None) -> list[Path]:
     if comfy:
         dirs += comfyui_model_dirs(Path(comfy))
     dirs.append(Path.home() / ".insightface" / "models")
+    dirs.append(PACKAGED_MODELS)
     unique: list[Path] = []
     for d in dirs:
         d = d.expanduser()
@@ -105,6 +108,14 @@ def resolve(
     if verify:
         verify_file(found, entry)
     return ResolvedModel(found, entry)
+
+
+def repair_hint(path: Path | str) -> str:
+    """What to do about a damaged model file: fetch ours again, or replace the user's own copy."""
+    entry = load_manifest().by_file(Path(path).name)
+    if entry is not None and not entry.user_supplied:
+        return f"Delete it and {INSTALL_HINT.lower()} again."
+    return "Replace it with a good copy from where you got it (download or export it again)."
 
 
 def sha256_of(path: Path) -> str:

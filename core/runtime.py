@@ -15,6 +15,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from .errors import ModelLoadError, SettingsError
+from .resolve import repair_hint
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +81,22 @@ def provider_chain(provider: str = "auto") -> list[str]:
     else:
         wanted = canonical_provider(provider)
         if wanted not in available:
-            log.warning(
-                "Execution provider %s is not in this onnxruntime build (it has: %s); using CPU. "
-                "Install the matching onnxruntime package (see README, Troubleshooting).",
-                wanted,
-                ", ".join(available),
-            )
+            _warn_unavailable(wanted, tuple(available))
             chain = []
         else:
             chain = [wanted] if wanted != "CPUExecutionProvider" else []
     return [*chain, "CPUExecutionProvider"]
+
+
+@cache
+def _warn_unavailable(wanted: str, available: tuple[str, ...]) -> None:
+    """Said once per process: every model of an engine asks for the same provider."""
+    log.warning(
+        "Execution provider %s is not in this onnxruntime build (it has: %s); using CPU. "
+        "Install the matching onnxruntime package (see README, Troubleshooting).",
+        wanted,
+        ", ".join(available),
+    )
 
 
 GPU_LIBRARY_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -148,6 +155,5 @@ def create_session(path: Path | str, settings: RuntimeSettings | None = None) ->
 
 def _load_error(path: Path | str, error: Exception) -> ModelLoadError:
     return ModelLoadError(
-        f"onnxruntime cannot load {path}: {error}. The file may be truncated or corrupt: "
-        "delete it and run `python install.py` to fetch it again."
+        f"onnxruntime cannot load {path}: {error}. The file may be truncated or corrupt. {repair_hint(path)}"
     )

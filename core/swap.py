@@ -11,6 +11,7 @@ from onnx import numpy_helper
 
 from .errors import ModelLoadError
 from .modelinfo import ModelKind, expect_kind
+from .resolve import repair_hint
 from .runtime import RuntimeSettings, create_session
 from .types import Embedding, Frame
 
@@ -23,8 +24,7 @@ def read_emap(path: Path | str) -> np.ndarray:
         model = onnx.load(str(path))
     except Exception as error:  # protobuf's DecodeError and friends
         raise ModelLoadError(
-            f"{path} is not a readable ONNX file ({error}): it is truncated or corrupt. "
-            "Delete it and run `python install.py` to fetch it again."
+            f"{path} is not a readable ONNX file ({error}): it is truncated or corrupt. {repair_hint(path)}"
         ) from error
     if not model.graph.initializer:
         raise ModelLoadError(f"{path} has no initializers, so it has no emap: it is not an inswapper model.")

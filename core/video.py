@@ -33,6 +33,18 @@ class VideoReport:
     frames: int
     audio: str
     """What happened to the audio: ``copied``, ``re-encoded as X`` or ``none``."""
+    announced: int | None = None
+    """The frame count the input's header gives, where it gives one."""
+
+    @property
+    def frames_lost(self) -> int:
+        """Frames the header announces that could not be decoded (a truncated or damaged file)."""
+        return max(0, (self.announced or 0) - self.frames)
+
+
+def ffmpeg_message(error: Exception) -> str:
+    """FFmpeg's own words for ``error``, without PyAV's errno number and repeated file name."""
+    return getattr(error, "strerror", None) or str(error)
 
 
 def is_video(path: Path | str) -> bool:
@@ -53,14 +65,24 @@ def process_video(
     try:
         inp = av.open(str(src))
     except (av.error.FFmpegError, OSError) as error:
-        raise InputError(f"Video {src} cannot be opened: {error}") from error
+        raise InputError(f"Video {src} cannot be opened: {ffmpeg_message(error)}.") from error
     try:
         with inp, atomic_output(dst) as tmp:
             report = _transcode(inp, tmp, suffix, fn, progress)
             if report.frames == 0:
                 raise InputError(f"{src} has no decodable video frames.")
     except av.error.FFmpegError as error:
-        raise InputError(f"Video {src} cannot be processed: {error}") from error
+        raise InputError(f"Video {src} cannot be processed: {ffmpeg_message(error)}.") from error
+    if report.frames_lost:
+        log.warning(
+            "Only %d of the %d frames that %s's header announces could be decoded: the file is probably "
+            "truncated or damaged. %s has those %d frames.",
+            report.frames,
+            report.announced,
+            src,
+            dst,
+            report.frames,
+        )
     return report
 
 
@@ -107,7 +129,7 @@ def _transcode(
         if aout is not None and audio != "copied":
             for p in aout.encode(None):
                 out.mux(p)
-    return VideoReport(count, audio)
+    return VideoReport(count, audio, total)
 
 
 def _container_format(suffix: str) -> str:

@@ -1,8 +1,11 @@
-"""Shared fixtures: the real photos, clips and detectors of ../shared/data, and synthetic models.
+"""Shared fixtures: real photos, clips and detectors, and synthetic models.
 
-``INSWAPPER_LIVE_DATA`` points at the shared data folder (default ``../shared/data`` beside the
-checkout). Tests that need it skip with a visible reason when it is absent, so a fresh clone
-without it still passes.
+The photos, YuNet and the clips come from the shared data folder when it is there
+(``INSWAPPER_LIVE_DATA``, default ``../shared/data`` beside the checkout), and otherwise from
+what the repository ships: ``tests/data/faces`` (public-domain and CC0 photos), the packaged
+YuNet (``core/data``) and clips made at test time from those photos. InsightFace's SCRFD
+detectors are non-commercial and never shipped: only tests about SCRFD need them, and those
+skip with a reason saying where to get them.
 """
 
 from __future__ import annotations
@@ -15,26 +18,47 @@ from helpers import read
 
 from inswapper_live.core import synthetic
 from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.resolve import PACKAGED_MODELS
+from inswapper_live.core.zoomclip import make_zoom_clip
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("INSWAPPER_LIVE_DATA", REPO.parent / "shared" / "data"))
+SHIPPED = REPO / "tests" / "data"
+YUNET_FILE = "face_detection_yunet_2026may.onnx"
+CLIPS = {
+    # name: (photo, size, focus of the zoom); the shared folder has clips of the same names
+    "clip_obama_zoom_3s.mp4": ("obama_official_portrait.jpg", (640, 480), (0.54, 0.22)),
+    "clip_apollo11_zoom_3s.mp4": ("apollo11_crew_3faces.jpg", (480, 360), (0.5, 0.4)),
+}
 
 
-def _data_path(*parts: str) -> Path:
+def shared_file(*parts: str) -> Path | None:
+    """A file or folder of the shared data, or None where it is absent."""
     path = DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared test data not found: {path} (set INSWAPPER_LIVE_DATA to the shared/data folder)")
+    return path if path.exists() else None
+
+
+SCRFD_FILES = ("det_500m.onnx", "det_2.5g.onnx")
+
+
+def scrfd_skip_reason(files: str) -> str:
+    return (
+        f"needs InsightFace's SCRFD {files} (non-commercial, so not in the repository): put the shared "
+        f"data folder at ../shared/data or point INSWAPPER_LIVE_DATA at a folder with models/{files} "
+        "(det_500m is in InsightFace's buffalo_sc.zip, det_2.5g in buffalo_m.zip; README, Development)"
+    )
+
+
+def _scrfd(file: str) -> Path:
+    path = shared_file("models", file)
+    if path is None:
+        pytest.skip(scrfd_skip_reason(file))
     return path
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
-    return _data_path()
-
-
-@pytest.fixture(scope="session")
 def faces_dir() -> Path:
-    return _data_path("faces")
+    return shared_file("faces") or SHIPPED / "faces"
 
 
 @pytest.fixture(scope="session")
@@ -44,22 +68,28 @@ def photos(faces_dir: Path) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def scrfd_500m() -> Path:
-    return _data_path("models", "det_500m.onnx")
+    return _scrfd("det_500m.onnx")
 
 
 @pytest.fixture(scope="session")
 def scrfd_2_5g() -> Path:
-    return _data_path("models", "det_2.5g.onnx")
+    return _scrfd("det_2.5g.onnx")
 
 
 @pytest.fixture(scope="session")
 def yunet() -> Path:
-    return _data_path("models", "face_detection_yunet_2026may.onnx")
+    return shared_file("models", YUNET_FILE) or PACKAGED_MODELS / YUNET_FILE
 
 
 @pytest.fixture(scope="session")
-def clips_dir() -> Path:
-    return _data_path("video")
+def clips_dir(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Path:
+    shared = shared_file("video")
+    if shared is not None:
+        return shared
+    folder = tmp_path_factory.mktemp("clips")
+    for name, (photo, size, focus) in CLIPS.items():
+        make_zoom_clip(faces_dir / photo, folder / name, size=size, focus=focus)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -93,17 +123,19 @@ def recognizer(synthetic_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def live_engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
-    """An engine with SCRFD-500m, the 128 synthetic swapper and Grace Hopper as the source."""
-    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
+def live_engine(yunet: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
+    """An engine with YuNet, the 128 synthetic swapper and Grace Hopper as the source."""
+    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
     return e
+
+
 @pytest.fixture
-def cli_models(swapper_128: Path, recognizer: Path, data_dir: Path) -> list[str]:
-    """CLI model options: the synthetic swapper and recogniser, the real SCRFD 2.5g detector."""
+def cli_models(swapper_128: Path, recognizer: Path, yunet: Path) -> list[str]:
+    """CLI model options: the synthetic swapper and recogniser, the real YuNet detector."""
     return [
         "--swapper", str(swapper_128),
         "--recognizer", str(recognizer),
-        "--detector", "det_2.5g",
-        "--models-dir", str(data_dir / "models"),
+        "--detector", "yunet",
+        "--models-dir", str(yunet.parent),
     ]  # fmt: skip

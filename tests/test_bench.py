@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +45,9 @@ def test_512_standins_have_the_contract(tmp_path: Path, name: str) -> None:
 
 
 def test_live_landmarks_are_steady_and_keep_up_on_the_shared_clips(
-    clips_dir: Path, scrfd_500m, swapper_128, recognizer
+    clips_dir: Path, yunet, swapper_128, recognizer
 ) -> None:
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer))
-    )
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     for clip in sorted(clips_dir.glob("*.mp4")):
         ahead = clip_steadiness(engine, clip, LiveSettings(lookahead=True))
         assert ahead.ratio >= 3.0, clip.name
@@ -77,7 +76,7 @@ def test_live_landmarks_follow_a_moving_head(scrfd_500m, swapper_128, recognizer
     assert ahead.steadiness.offset_eyes <= 1 / 50
 
 
-def test_bench_command_prints_a_row(capsys, swapper_128: Path, data_dir: Path) -> None:
+def test_bench_command_prints_a_row(capsys, swapper_128: Path) -> None:
     code = main(["bench", "--swapper", str(swapper_128), "--sizes", "720p", "--faces", "1", "--repeat", "2",
                  "--pipeline-frames", "3"])  # fmt: skip
     out = capsys.readouterr().out
@@ -85,3 +84,20 @@ def test_bench_command_prints_a_row(capsys, swapper_128: Path, data_dir: Path) -
     row = next(line for line in out.splitlines() if line.startswith("CPU"))
     numbers = [float(v) for v in row.split()[4:]]
     assert len(numbers) == 10 and all(v > 0 for v in numbers[:6])
+
+
+def test_bench_runs_with_only_what_the_package_ships(capsys, monkeypatch, tmp_path: Path, swapper_128: Path):
+    """After install.py alone: no shared data, no models folder; YuNet and the portrait come from the package."""
+    monkeypatch.setenv("INSWAPPER_LIVE_DATA", str(tmp_path / "no-shared-data"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = main(["bench", "--swapper", str(swapper_128), "--sizes", "720p", "--faces", "1,4", "--repeat", "1",
+                 "--pipeline-frames", "2", "--jitter"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "detector yunet" in out
+    assert re.search(r"^CPU +720p 1 face ", out, re.M) and re.search(r"^CPU +720p 4 faces ", out, re.M), out
+    jitter_line = re.search(
+        r"jitter clip_grace_hopper_zoom_3s\.mp4 \+1 frame: raw ([\d.]+) px, live ([\d.]+) px", out
+    )
+    assert jitter_line and float(jitter_line.group(1)) > 3 * float(jitter_line.group(2)), out

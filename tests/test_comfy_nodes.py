@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_file
 from fake_comfy import FakeComfy, InterruptProcessingException
 from helpers import read, upscaler_onnx
 
@@ -64,7 +65,7 @@ MODEL_ARGS = {
 
 # ---------------------------------------------------------------- fixtures and helpers
 @pytest.fixture(scope="module")
-def comfy_base(tmp_path_factory: pytest.TempPathFactory, yunet: Path, scrfd_500m: Path) -> Path:
+def comfy_base(tmp_path_factory: pytest.TempPathFactory, yunet: Path) -> Path:
     """A ComfyUI base folder with models where users of other face-swap packs keep them."""
     base = tmp_path_factory.mktemp("comfyui")
     models = base / "models"
@@ -74,7 +75,9 @@ def comfy_base(tmp_path_factory: pytest.TempPathFactory, yunet: Path, scrfd_500m
     (models / "inswapper_live").mkdir(parents=True)
     shutil.copy(yunet, models / "inswapper_live" / YUNET)
     (models / "insightface" / "models" / "buffalo_sc").mkdir(parents=True)
-    shutil.copy(scrfd_500m, models / "insightface" / "models" / "buffalo_sc" / "det_500m.onnx")
+    scrfd = shared_file("models", "det_500m.onnx")  # non-commercial: only from the shared data
+    if scrfd is not None:
+        shutil.copy(scrfd, models / "insightface" / "models" / "buffalo_sc" / "det_500m.onnx")
     (base / "repo_models").mkdir()
     return base
 
@@ -203,8 +206,9 @@ def test_node_contract(node_id: str, comfy: FakeComfy) -> None:
         assert params[name].default is inspect.Parameter.empty, name
 
 
-def test_model_lists_cover_every_folder(comfy: FakeComfy, tmp_path: Path, recognizer: Path) -> None:
+def test_model_lists_cover_every_folder(request, comfy: FakeComfy, tmp_path: Path, recognizer: Path) -> None:
     """Files from models/inswapper_live, insightface (with buffalo_l below it) and reswapper."""
+    request.getfixturevalue("scrfd_500m")
     swappers, detectors, recognizers = (model_choices(k) for k in ("swapper", "detector", "recognizer"))
     assert swappers[0] == "inswapper_128.onnx" and "swapper_512.onnx" in swappers
     assert YUNET not in swappers and "det_500m.onnx" not in swappers
@@ -285,8 +289,8 @@ def test_missing_and_wrong_models_say_what_to_change(comfy: FakeComfy) -> None:
     message = str(missing.value)
     assert "detector" in message and "det_10g.onnx" in message
     assert str(comfy.models_dir / "inswapper_live") in message and "insightface" in message
-    with pytest.raises(ModelLoadError, match=r"face detector \(SCRFD\), but the swapper setting"):
-        load(**{**MODEL_ARGS, "swapper": "det_500m.onnx"})
+    with pytest.raises(ModelLoadError, match=r"face detector \(YuNet\), but the swapper setting"):
+        load(**{**MODEL_ARGS, "swapper": YUNET})
     with pytest.raises(ModelLoadError, match="recognizer setting"):
         load(**{**MODEL_ARGS, "recognizer": "swapper_512.onnx"})
 
@@ -331,7 +335,9 @@ def test_extract_source_errors(model: Engine, comfy: FakeComfy, photo: Callable)
 
 # ---------------------------------------------------------------- SwapFace
 @pytest.mark.parametrize("detector", [YUNET, "det_500m.onnx"])
-def test_swap_face_single_image(detector: str, comfy: FakeComfy, photo: Callable) -> None:
+def test_swap_face_single_image(request, detector: str, comfy: FakeComfy, photo: Callable) -> None:
+    if detector == "det_500m.onnx":
+        request.getfixturevalue("scrfd_500m")
     model = comfy_nodes.LoadSwapModel().load(**{**MODEL_ARGS, "detector": detector})[0]
     source = extract(model, to_image(photo("biden_portrait.jpg")))
     target = photo("obama_official_portrait.jpg")
@@ -479,7 +485,9 @@ def test_swap_face_keeps_alpha_blend_zero_and_pixel_boost(
 
 # ---------------------------------------------------------------- face models and similarity
 def test_face_models_round_trip(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
-    face = extract(model, to_image(photo("paul_rudd_a.jpeg"), photo("paul_rudd_a.jpeg")))
+    face = extract(
+        model, to_image(photo("obama_official_portrait.jpg"), photo("obama_official_portrait.jpg"))
+    )
     save, load = comfy_nodes.SaveFaceModel(), comfy_nodes.LoadFaceModel()
     shown = save.save(face, "paul", False)
     path = comfy.models_dir / "inswapper_live" / "faces" / "paul.safetensors"
@@ -490,7 +498,7 @@ def test_face_models_round_trip(model: Engine, comfy: FakeComfy, photo: Callable
     before = comfy_nodes.LoadFaceModel.IS_CHANGED("paul.safetensors")
     with pytest.raises(OutputError, match="already exists"):
         save.save(face, "paul", False)
-    other = extract(model, to_image(photo("chris_pratt.jpeg")))
+    other = extract(model, to_image(photo("biden_portrait.jpg")))
     stat = path.stat()
     save.save(other, "paul.safetensors", True)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
@@ -507,7 +515,7 @@ def test_reactor_face_models_load(model: Engine, comfy: FakeComfy, photo: Callab
     """ReActor saves insightface Face fields with a raw (not normalised) 'embedding' tensor."""
     from safetensors.numpy import save_file
 
-    face = model.largest_face(photo("chris_pratt.jpeg"))
+    face = model.largest_face(photo("biden_portrait.jpg"))
     raw = (face.embedding * 23.5).astype(np.float32)
     folder = comfy.models_dir / "reactor" / "faces"
     folder.mkdir(parents=True, exist_ok=True)
@@ -527,7 +535,7 @@ def test_reactor_face_models_load(model: Engine, comfy: FakeComfy, photo: Callab
 
 def test_face_similarity(model: Engine, comfy: FakeComfy, photo: Callable) -> None:
     compare = comfy_nodes.FaceSimilarity().compare
-    a = to_image(photo("paul_rudd_a.jpeg"))
+    a = to_image(photo("obama_official_portrait.jpg"))
     (same,) = compare(model, a, a)
     (other,) = compare(model, a, to_image(photo("grace_hopper.jpg")))
     assert isinstance(same, float) and same == pytest.approx(1.0, abs=1e-5)

@@ -295,7 +295,7 @@ def test_user_errors_reach_the_user(server: Server, faces_dir: Path, tmp_path: P
     assert errors and errors[0]["node_type"] == "InswapperLiveExtractSource"
     assert "0 faces detected" in errors[0]["exception_message"]
 
-    cv2.imwrite(str(tmp_path / "il_face.png"), read(faces_dir / "chris_pratt.jpeg"))
+    cv2.imwrite(str(tmp_path / "il_face.png"), read(faces_dir / "biden_portrait.jpg"))
     save = {
         "1": {"class_type": "LoadImage", "inputs": {"image": server.upload(tmp_path / "il_face.png")}},
         "3": workflow["3"],

@@ -21,8 +21,8 @@ from inswapper_live.core.source import SourceFace
 
 
 def _donor(name: str) -> str:
-    """Whose face the replacing oracle returns: Obama's, except on Obama's own photos."""
-    return "chris_pratt.jpeg" if "obama" in name else "obama_official_portrait.jpg"
+    """Whose face the replacing oracle returns: Obama's, except on photos with Obama (then a CC0 headshot)."""
+    return "codait_luciano.png" if "obama" in name else "obama_official_portrait.jpg"
 
 
 def _engine(swapper, detector, recognizer, **changes) -> Engine:
@@ -33,11 +33,11 @@ def _engine(swapper, detector, recognizer, **changes) -> Engine:
 
 
 @pytest.fixture(scope="module")
-def replacing(synthetic_dir, faces_dir, scrfd_2_5g, recognizer, identity_128):
+def replacing(synthetic_dir, faces_dir, yunet, recognizer, identity_128):
     """Replacing oracles at 128 and 512 for each donor: ``{(donor, size): path}``."""
-    finder = _engine(identity_128, scrfd_2_5g, recognizer)
+    finder = _engine(identity_128, yunet, recognizer)
     models = {}
-    for donor in ("chris_pratt.jpeg", "obama_official_portrait.jpg"):
+    for donor in ("codait_luciano.png", "obama_official_portrait.jpg"):
         image = read(faces_dir / donor)
         face = finder.detect(image)[0]
         for size in (128, 512):
@@ -68,7 +68,7 @@ def _ghosts(engine: Engine, image: np.ndarray) -> tuple[float, int]:
 
 @pytest.mark.parametrize("size", [128, 512])
 def test_replacing_swap_brings_back_no_ghosts_at_default_settings(
-    size, replacing, photos, scrfd_2_5g, recognizer
+    size, replacing, photos, yunet, recognizer
 ) -> None:
     assert EngineSettings().detail == 1.0  # the default is what is judged
     measured = []
@@ -76,34 +76,30 @@ def test_replacing_swap_brings_back_no_ghosts_at_default_settings(
     for path in photos:
         donor = _donor(path.name)
         if donor not in engines:
-            engines[donor] = _engine(replacing[donor, size], scrfd_2_5g, recognizer)
+            engines[donor] = _engine(replacing[donor, size], yunet, recognizer)
         ghost, faces = _ghosts(engines[donor], read(path))
         if faces:
             measured.append(ghost)
             assert ghost <= 0.15, (path.name, ghost)
-    assert len(measured) >= (14 if size == 128 else 8)
+    assert len(measured) >= (0.7 if size == 128 else 0.4) * len(photos)  # 14 and 8 of the 20 shared ones
 
 
-def test_the_measure_sees_the_ghosts_of_a_full_transfer(
-    replacing, faces_dir, scrfd_2_5g, recognizer, monkeypatch
-):
+def test_the_measure_sees_the_ghosts_of_a_full_transfer(replacing, faces_dir, yunet, recognizer, monkeypatch):
     """Without the structure weight (detail added everywhere) nearly all the target's detail is back."""
     monkeypatch.setattr(paste, "detail_weight", lambda swapped, original: None)
-    engine = _engine(replacing["obama_official_portrait.jpg", 128], scrfd_2_5g, recognizer)
+    engine = _engine(replacing["obama_official_portrait.jpg", 128], yunet, recognizer)
     ghost, faces = _ghosts(engine, read(faces_dir / "pexels_woman_neutral.jpeg"))
     assert faces == 1
     assert ghost > 0.9
 
 
-def test_detail_stays_where_the_swap_kept_the_structure(
-    faces_dir, scrfd_2_5g, recognizer, identity_128
-) -> None:
+def test_detail_stays_where_the_swap_kept_the_structure(faces_dir, yunet, recognizer, identity_128) -> None:
     """A swap that redraws only the mouth keeps the target's exact pixels around the eyes."""
     image = read(faces_dir / "pexels_woman_neutral.jpeg")
-    face = _engine(identity_128, scrfd_2_5g, recognizer).detect(image)[0]
+    face = _engine(identity_128, yunet, recognizer).detect(image)[0]
     crop, matrix = warp_face(image, face.kps, 128)
-    donor = read(faces_dir / "chris_pratt.jpeg")
-    donor_crop, _ = warp_face(donor, _engine(identity_128, scrfd_2_5g, recognizer).detect(donor)[0].kps, 128)
+    donor = read(faces_dir / "codait_luciano.png")
+    donor_crop, _ = warp_face(donor, _engine(identity_128, yunet, recognizer).detect(donor)[0].kps, 128)
     swapped = crop.copy()
     swapped[80:] = donor_crop[80:]  # the mouth and chin of someone else
     out = image.copy()

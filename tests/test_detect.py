@@ -36,7 +36,7 @@ def test_yunet_matches_opencv_face_detector_yn(yunet: Path, photos: list[Path]) 
             assert np.abs(face.kps.ravel() - row[4:14]).max() < 0.01, path.name
             assert face.score == pytest.approx(row[14], abs=1e-4)
         total += len(ours)
-    assert total >= 20
+    assert total >= len(photos)  # most photos have one face; the group photos make up for the one without
 
 
 def test_yunet_scales_frames_to_the_detector_size(yunet: Path, faces_dir: Path) -> None:
@@ -119,20 +119,20 @@ def test_scrfd_without_keypoints_is_refused_with_a_reason(tmp_path: Path) -> Non
         load_detector(path, DetectorSettings(), CPU)
 
 
-def test_threshold_and_max_faces(scrfd_500m: Path, faces_dir: Path) -> None:
+def test_threshold_and_max_faces(yunet: Path, faces_dir: Path) -> None:
     image = read(faces_dir / "pexels_group_meeting_4faces.jpeg")
-    every = load_detector(scrfd_500m, DetectorSettings(), CPU).detect(image)
-    assert len(every) == 5
-    two = load_detector(scrfd_500m, DetectorSettings(max_faces=2), CPU).detect(image)
+    every = load_detector(yunet, DetectorSettings(), CPU).detect(image)
+    assert len(every) == 5  # the fifth person, cut at the edge, too
+    two = load_detector(yunet, DetectorSettings(max_faces=2), CPU).detect(image)
     assert sorted(f.area for f in two) == sorted(f.area for f in every)[-2:]
-    strict = load_detector(scrfd_500m, DetectorSettings(threshold=0.8), CPU).detect(image)
-    assert len(strict) < 5 and all(f.score >= 0.8 for f in strict)
+    strict = load_detector(yunet, DetectorSettings(threshold=0.9), CPU).detect(image)
+    assert len(strict) < 5 and all(f.score >= 0.9 for f in strict)
 
 
-def test_no_face_in_a_flat_image(scrfd_500m: Path, yunet: Path) -> None:
+@pytest.mark.parametrize("detector", ["scrfd_500m", "yunet"])
+def test_no_face_in_a_flat_image(request, detector: str) -> None:
     flat = np.full((480, 640, 3), 127, np.uint8)
-    for model in (scrfd_500m, yunet):
-        assert load_detector(model, DetectorSettings(), CPU).detect(flat) == []
+    assert load_detector(request.getfixturevalue(detector), DetectorSettings(), CPU).detect(flat) == []
 
 
 def test_nms_keeps_the_strongest_of_overlapping_boxes() -> None:

@@ -24,11 +24,11 @@ CASES = [
 
 
 @pytest.mark.parametrize(("model", "boost"), CASES)
-def test_identity_swapper_returns_the_frame(request, model, boost, scrfd_2_5g, recognizer, photos) -> None:
+def test_identity_swapper_returns_the_frame(request, model, boost, yunet, recognizer, photos) -> None:
     swapper = request.getfixturevalue(model)
     engine = Engine(
         EngineSettings(
-            swapper=str(swapper), detector=str(scrfd_2_5g), recognizer=str(recognizer), pixel_boost=boost
+            swapper=str(swapper), detector=str(yunet), recognizer=str(recognizer), pixel_boost=boost
         )
     )
     engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
@@ -46,15 +46,13 @@ def test_identity_swapper_returns_the_frame(request, model, boost, scrfd_2_5g, r
             untouched[region.slices] = False
         assert np.array_equal(result.frame[untouched], image[untouched]), path.name
         swapped += len(result.swapped)
-    assert swapped >= 20
+    assert swapped >= len(photos)
 
 
-def test_detail_zero_is_the_reference_recipe_and_loses_resolution(
-    identity_128, scrfd_2_5g, recognizer, faces_dir
-):
+def test_detail_zero_is_the_reference_recipe_and_loses_resolution(identity_128, yunet, recognizer, faces_dir):
     """At detail 0 a 128 crop of a large face pastes back blurred; detail 1 restores it."""
     image = read(faces_dir / "pexels_woman_neutral.jpeg")
-    settings = EngineSettings(swapper=str(identity_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))
+    settings = EngineSettings(swapper=str(identity_128), detector=str(yunet), recognizer=str(recognizer))
     engine = Engine(settings)
     engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
     sharp = engine.swap(image)

@@ -31,6 +31,12 @@ from inswapper_live.core.install.obs import check_obs_imports, linux_obs_python_
 from inswapper_live.core.install.selfcheck import PHOTO
 
 pytestmark = pytest.mark.install
+if not (DATA / "models").is_dir():  # one line for the module, not one per test
+    pytest.skip(
+        f"needs the shared data folder's SCRFD detectors for install.py --from, not found in {DATA}: "
+        "put it at ../shared/data or set INSWAPPER_LIVE_DATA (README, Development)",
+        allow_module_level=True,
+    )
 IN_CLONE = "INSWAPPER_LIVE_IN_FRESH_CLONE"
 OBS_PYTHON = Path("/usr/bin/python3.11")
 
@@ -73,8 +79,6 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("already running inside the fresh-clone test")
     if shutil.which("git") is None or not (REPO / ".git").exists():
         pytest.skip("needs git and a git checkout to clone")
-    if not (DATA / "models").is_dir():
-        pytest.skip(f"shared test data not found: {DATA} (set INSWAPPER_LIVE_DATA)")
     root = tmp_path_factory.mktemp("fresh")
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(root / "inswapper-live")], check=True)
     (root / "shared").symlink_to(DATA.parent, target_is_directory=True)

@@ -134,7 +134,7 @@ def test_similar_selection_needs_and_uses_a_reference(
 def test_source_images_are_analysed_with_the_recogniser(
     settings: FilterSettings, faces_dir: Path, recognizer: Path
 ) -> None:
-    images = (str(faces_dir / "paul_rudd_a.jpeg"), str(faces_dir / "paul_rudd_b.jpeg"))
+    images = (str(faces_dir / "obama_official_portrait.jpg"), str(faces_dir / "obama_oval_office_1080p.jpg"))
     model = ready(
         FilterSettings(
             **{**vars(settings), "face_model": "", "source_images": images, "recognizer": str(recognizer)}

@@ -11,15 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SCRFD_FILES, scrfd_skip_reason, shared_file
 from helpers import psnr, read
 from reference import Reference
 
 from inswapper_live.core.engine import Engine, EngineSettings
 
+if not any(shared_file("models", f) for f in SCRFD_FILES):  # one line for the module, not one per test
+    pytest.skip(scrfd_skip_reason(" and ".join(SCRFD_FILES)), allow_module_level=True)
 
-@pytest.fixture(scope="module", params=["det_500m", "det_2.5g"])
-def pair(request, data_dir: Path, swapper_128: Path, recognizer: Path):
-    detector = data_dir / "models" / f"{request.param}.onnx"
+
+@pytest.fixture(scope="module", params=["scrfd_500m", "scrfd_2_5g"])
+def pair(request, swapper_128: Path, recognizer: Path):
+    detector = request.getfixturevalue(request.param)
     engine = Engine(
         EngineSettings(
             swapper=str(swapper_128), detector=str(detector), recognizer=str(recognizer), detail=0.0
@@ -77,9 +81,9 @@ def test_pasted_frames_match_reference(pair, photos: list[Path], faces_dir: Path
 
 
 def test_pasted_frames_match_reference_at_512(
-    data_dir: Path, photos: list[Path], faces_dir: Path, swapper_512: Path, recognizer: Path
+    scrfd_2_5g: Path, photos: list[Path], faces_dir: Path, swapper_512: Path, recognizer: Path
 ) -> None:
-    detector = data_dir / "models" / "det_2.5g.onnx"
+    detector = scrfd_2_5g
     engine = Engine(
         EngineSettings(
             swapper=str(swapper_512), detector=str(detector), recognizer=str(recognizer), detail=0.0

@@ -270,13 +270,12 @@ def test_restorers_are_in_the_manifest_and_fetched_on_demand_only(tmp_path) -> N
     )
 
 
-def test_cli_restore_flags(tmp_path, restorers, faces_dir, data_dir, swapper_128, recognizer, caplog) -> None:
+def test_cli_restore_flags(tmp_path, restorers, faces_dir, cli_models, caplog) -> None:
     from inswapper_live.core.cli import main
 
     common = [
         "swap", "--source", str(faces_dir / "grace_hopper.jpg"), "--target", str(faces_dir / "obama_biden_2faces.jpg"),
-        "--swapper", str(swapper_128), "--recognizer", str(recognizer), "--detector", "det_2.5g",
-        "--models-dir", str(data_dir / "models"),
+        *cli_models,
     ]  # fmt: skip
     plain, restored = tmp_path / "plain.png", tmp_path / "restored.png"
     assert main([*common, "--output", str(plain)]) == 0

@@ -24,14 +24,17 @@ def no_user_models(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("COMFYUI_DIR", raising=False)
 
 
-def test_stand_ins_with_a_real_detector_swap_only_the_face(data_dir: Path, tmp_path: Path) -> None:
+def test_stand_ins_with_the_packaged_detector_swap_only_the_face(tmp_path: Path) -> None:
     out = tmp_path / "out" / "selfcheck.png"
-    check = run_selfcheck(data_dir / "models", out)
+    check = run_selfcheck(tmp_path / "no-models", out)
     assert check.ok, check.lines
     assert check.stand_ins == ["inswapper_128", "w600k_r50"]
     text = "\n".join(check.lines)
     assert "STAND-IN for inswapper_128" in text and "STAND-IN for w600k_r50" in text
-    assert "detector    det_2_5g" in text and "on CPUExecutionProvider" in text
+    assert (
+        f"detector    yunet ({resolve_module.PACKAGED_MODELS / 'face_detection_yunet_2026may.onnx'})" in text
+    )
+    assert "on CPUExecutionProvider" in text
     assert "1 found, 1 swapped" in text and ", 0 outside" in text
     result, photo = cv2.imread(str(out)), cv2.imread(str(PHOTO))
     changed = np.any(result != photo, axis=2)
@@ -41,7 +44,8 @@ def test_stand_ins_with_a_real_detector_swap_only_the_face(data_dir: Path, tmp_p
     assert not changed[:60].any() and not changed[:, :100].any(), "the rest of the photo is untouched"
 
 
-def test_without_any_detector_it_says_so_and_swaps_nothing(tmp_path: Path) -> None:
+def test_without_any_detector_it_says_so_and_swaps_nothing(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(resolve_module, "PACKAGED_MODELS", tmp_path / "no-package-data")
     check = run_selfcheck(tmp_path / "empty", tmp_path / "out.png")
     assert not check.ok and check.output is None
     assert check.skipped and "No face detector is present" in check.lines[0]
@@ -52,11 +56,11 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_real_models_are_used_when_present_and_verified(monkeypatch, data_dir: Path, tmp_path: Path) -> None:
+def test_real_models_are_used_when_present_and_verified(monkeypatch, yunet: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     swapper = synthetic.make_swapper(models / "inswapper_128.onnx", 128, seed=3)
     recognizer = synthetic.make_recognizer(models / "w600k_r50.onnx")
-    (models / "det_500m.onnx").write_bytes((data_dir / "models" / "det_500m.onnx").read_bytes())
+    (models / yunet.name).write_bytes(yunet.read_bytes())
     text = (resolve_module.MANIFEST_PATH).read_text(encoding="utf-8")
     real = load_manifest()
     for name, path in (("inswapper_128", swapper), ("w600k_r50", recognizer)):
@@ -70,7 +74,7 @@ def test_real_models_are_used_when_present_and_verified(monkeypatch, data_dir: P
     assert check.ok and check.stand_ins == []
     body = "\n".join(check.lines)
     assert f"swapper     inswapper_128 ({models / 'inswapper_128.onnx'})" in body
-    assert "detector    det_500m" in body and "identity    cosine similarity" in body
+    assert f"detector    yunet ({models / yunet.name})" in body and "identity    cosine similarity" in body
 
     (models / "inswapper_128.onnx").write_bytes(b"corrupt")
     check = run_selfcheck(models, tmp_path / "out.png")

@@ -58,11 +58,9 @@ def test_bad_face_models(tmp_path: Path) -> None:
         SourceFace(_unit(1)).save(tmp_path / "nowhere" / "me.npz")
 
 
-def test_analyse_source_averages_largest_faces(faces_dir, scrfd_2_5g, swapper_128, recognizer) -> None:
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))
-    )
-    a, b = read(faces_dir / "paul_rudd_a.jpeg"), read(faces_dir / "paul_rudd_b.jpeg")
+def test_analyse_source_averages_largest_faces(faces_dir, yunet, swapper_128, recognizer) -> None:
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
+    a, b = read(faces_dir / "obama_official_portrait.jpg"), read(faces_dir / "obama_oval_office_1080p.jpg")
     both = engine.analyse_source([a, b], ["a", "b"])
     ea = engine.analyse_source([a]).embedding
     eb = engine.analyse_source([b]).embedding

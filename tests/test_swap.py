@@ -79,9 +79,9 @@ def test_several_faces_and_tiles_in_one_call(tmp_path: Path) -> None:
     )
 
 
-def test_a_detector_is_not_a_swapper(scrfd_500m: Path) -> None:
-    with pytest.raises(ModelLoadError, match=r"face detector \(SCRFD\).*swapper setting"):
-        Swapper(scrfd_500m, CPU)
+def test_a_detector_is_not_a_swapper(yunet: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"face detector \(YuNet\).*swapper setting"):
+        Swapper(yunet, CPU)
 
 
 def test_wrong_emap_is_refused(tmp_path: Path) -> None:
