@@ -19,6 +19,7 @@ import numpy as np
 from .align import warp_face
 from .detect import Detector, DetectorSettings, load_detector
 from .errors import NoFaceError, SettingsError
+from .masks import Masker, MaskMemory, MaskSettings
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
@@ -52,8 +53,11 @@ class EngineSettings:
     """1 is a full swap, 0 leaves the face as it was."""
     detail: float = 1.0
     """Share of the target's fine detail (finer than the swapper's crop) kept; 0 is the reference recipe."""
+    masks: MaskSettings = field(default_factory=MaskSettings)
+    """Box, occlusion, region and mouth masks; none by default (the reference mask alone)."""
 
     def validate(self) -> EngineSettings:
+        self.masks.validate()
         if not 0.0 <= self.blend <= 1.0:
             raise SettingsError(f"blend is {self.blend}; it must be between 0 and 1.")
         if not 0.0 <= self.detail <= 1.0:
@@ -100,6 +104,7 @@ class _State:
     detector: Detector
     detector_path: Path
     swapper: Swapper
+    masker: Masker
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
@@ -128,9 +133,13 @@ class Engine:
             swapper = old.swapper
         else:
             swapper = Swapper(swap_path, runtime)
+        previous = old.masker if old is not None and same_runtime else None
+        masker = Masker(settings.masks, settings.models_dir, runtime, previous)
         source = old.source if old else None
         latent = swapper.latent(source.embedding) if source is not None else None
-        return _State(settings, detector, det_path, swapper, source, latent, old.reference if old else None)
+        return _State(
+            settings, detector, det_path, swapper, masker, source, latent, old.reference if old else None
+        )
 
     @property
     def settings(self) -> EngineSettings:
@@ -249,12 +258,21 @@ class Engine:
         return self._state.detector.detect(frame)
 
     def swap(
-        self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False, select: bool = True
+        self,
+        frame: Frame,
+        faces: list[Face] | None = None,
+        *,
+        in_place: bool = False,
+        select: bool = True,
+        mask_memory: MaskMemory | None = None,
+        face_keys: Sequence[object] | None = None,
     ) -> SwapResult:
         """Swap the selected faces of ``frame``.
 
         ``faces`` skips detection (a tracker's output); ``select=False`` swaps exactly those faces
         (the live session chooses faces itself, so that the choice stays stable over frames).
+        ``mask_memory`` with one ``face_keys`` entry per face (tracker ids, with ``select=False``)
+        lets a live session reuse each face's model masks for ``masks.refresh_every`` frames.
         """
         state = self._state
         if state.latent is None:
@@ -275,10 +293,13 @@ class Engine:
             size = state.swapper.size
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
+        masks = state.masker.crop_masks(
+            frame, [c for c, _ in warped], [m for _, m in warped], targets, mask_memory, face_keys
+        )
         regions = []
         blend, detail = state.settings.blend, state.settings.detail
-        for result, (crop, matrix) in zip(swapped, warped, strict=True):
-            region = paste_into(out, result, matrix, blend, detail, crop)
+        for result, (crop, matrix), mask in zip(swapped, warped, masks, strict=True):
+            region = paste_into(out, result, matrix, blend, detail, crop, mask)
             if region is not None:
                 regions.append(region)
         return SwapResult(out, list(faces), targets, regions)
