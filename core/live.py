@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from .engine import Engine, SwapResult
+from .masks import MaskMemory
 from .recognize import cosine
 from .track import Track, Tracker, TrackerSettings
 from .types import Face, Frame
@@ -39,6 +40,8 @@ class Analysis:
     """The faces to swap (smoothed)."""
     tracks: int
     detected: bool
+    ids: tuple[int, ...] = ()
+    """The track id of each face, so masks can be kept per face (``masks.refresh_every``)."""
 
 
 class LiveSession:
@@ -52,6 +55,7 @@ class LiveSession:
         self._chosen: set[int] = set()
         self._selection = engine.settings.faces
         self._embedded_at: dict[int, int] = {}
+        self._masks = MaskMemory()
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
@@ -64,6 +68,7 @@ class LiveSession:
         self.tracker.reset()
         self._chosen.clear()
         self._frames = 0
+        self._masks.clear()
 
     def analyse(self, frame: Frame, timestamp: float | None = None) -> Analysis:
         """Detect or track, smooth, and choose the faces to swap in ``frame``."""
@@ -80,11 +85,19 @@ class LiveSession:
             self._selection = self.engine.settings.faces
             self._chosen.clear()
         chosen = self._choose(frame, tracks, detect)
-        return Analysis(frame, [t.face for t in chosen], len(tracks), detect)
+        return Analysis(frame, [t.face for t in chosen], len(tracks), detect, tuple(t.id for t in chosen))
 
     def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
         """Swap the analysed faces into the frame."""
-        return self.engine.swap(analysis.frame, faces=analysis.faces, in_place=in_place, select=False)
+        keys = analysis.ids if len(analysis.ids) == len(analysis.faces) else None
+        return self.engine.swap(
+            analysis.frame,
+            faces=analysis.faces,
+            in_place=in_place,
+            select=False,
+            mask_memory=self._masks,
+            face_keys=keys,
+        )
 
     def process(self, frame: Frame, timestamp: float | None = None, in_place: bool = False) -> SwapResult:
         return self.render(self.analyse(frame, timestamp), in_place)
