@@ -323,3 +323,33 @@ def test_wrong_or_damaged_mask_models_name_the_file_and_setting(
         _engine(
             swapper_128, scrfd_500m, recognizer, MaskSettings(types=("region",), parser="no_such_parser.onnx")
         )
+
+
+# ---------------------------------------------------------------- front ends
+
+
+def test_cli_swap_with_occlusion_and_mouth_masks(
+    tmp_path, faces_dir, scrfd_500m, swapper_128, recognizer, mask_models, caplog
+) -> None:
+    from inswapper_live.core.cli import main
+
+    image = _photo(faces_dir)
+    probe = _engine(swapper_128, scrfd_500m, recognizer, MaskSettings())
+    box = _cheek_box(probe, image)
+    covered = _paint(image, box, sm.MARKER_BGR[::-1])
+    target = tmp_path / "covered.png"
+    cv2.imwrite(str(target), covered)
+    out = tmp_path / "out.png"
+    args = [
+        "swap", "--source", str(faces_dir / "grace_hopper.jpg"), "--target", str(target), "--output", str(out),
+        "--swapper", str(swapper_128), "--recognizer", str(recognizer), "--detector", str(scrfd_500m),
+        "--mask", "box,occlusion,mouth", "--mask-padding", "0,0,5,0", "--occluder", str(mask_models["xseg_nhwc"]),
+        "--mouth-from", "landmarks", "--landmarker", str(mask_models["landmarker"]),
+    ]  # fmt: skip
+    assert main(args) == 0
+    result = cv2.imread(str(out))
+    inside = _inside(image.shape, box, MARGIN)
+    assert np.array_equal(result[inside], covered[inside])
+    assert (result != covered).any(axis=2).mean() > 0.01
+    assert main([*args[:-2], "--landmarker", str(scrfd_500m)]) == 1
+    assert "cannot be used as the landmarker" in caplog.text
