@@ -353,3 +353,28 @@ def test_cli_swap_with_occlusion_and_mouth_masks(
     assert (result != covered).any(axis=2).mean() > 0.01
     assert main([*args[:-2], "--landmarker", str(scrfd_500m)]) == 1
     assert "cannot be used as the landmarker" in caplog.text
+
+
+def test_mask_models_are_in_the_manifest_and_fetched_only_on_demand(tmp_path) -> None:
+    from inswapper_live.core.install_models import ModelSources, install_models, missing_report
+    from inswapper_live.core.manifest import load_manifest
+
+    manifest = load_manifest()
+    names = {"xseg": "occluder", "faceparser_resnet34": "parser", "2d106det": "landmarker"}
+    for name, kind in names.items():
+        entry = manifest.models[name]
+        assert entry.kind == kind and entry.licence and not entry.default
+        assert all(len(v.sha256) == 64 and v.urls for v in entry.versions)
+    assert manifest.models["xseg"].licence.startswith("GPL-3.0")
+    assert "non-commercial" in manifest.models["2d106det"].licence
+    hand = tmp_path / "downloads"
+    hand.mkdir()
+    (hand / "XSeg_model.onnx").write_bytes(b"not the model")
+    sources = ModelSources(models_dir=tmp_path / "models", from_dirs=(hand,), offline=True)
+    outcomes = install_models(manifest, list(names), sources)
+    assert [o.how for o in outcomes] == ["missing"] * 3
+    report = "\n".join(missing_report(outcomes, tmp_path / "models"))
+    for name in names:
+        assert manifest.models[name].versions[0].sha256 in report
+    assert "visomaster-assets" in report and "buffalo_l.zip" in report
+    assert "XSeg_model.onnx: 13 bytes is not a known version of xseg; not used" in outcomes[0].detail
