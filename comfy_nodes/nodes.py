@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Engine
 from ..core.errors import InputError, OutputError, SettingsError
+from ..core.face_parser import FACE_REGIONS
 from ..core.recognize import cosine
 from ..core.select import ORDERS, FaceSelection
 from ..core.source import SourceFace
 from . import comfy_adapter, tensors
 from .loading import file_state, load_engine, model_choices, provider_choices
+from .mask_options import MASK_MODELS, mask_inputs, mask_settings
 
 if TYPE_CHECKING:
     import torch
@@ -256,6 +258,7 @@ class SwapFace:
                     "MASK",
                     {"tooltip": "Keep the swap inside this mask (one for all frames or one each)."},
                 ),
+                **mask_inputs(),
             },
         }
 
@@ -271,14 +274,26 @@ class SwapFace:
         reference_face: SourceFace | None = None,
         similarity_threshold: float = 0.6,
         mask: torch.Tensor | None = None,
+        face_masks: str = "",
+        mask_padding: str = "0,0,0,0",
+        mask_blur: float = 0.0,
+        mask_regions: str = ",".join(FACE_REGIONS),
+        mouth_from: str = "parser",
+        occluder: str = MASK_MODELS["occluder"],
+        parser: str = MASK_MODELS["parser"],
+        landmarker: str = MASK_MODELS["landmarker"],
     ) -> tuple[torch.Tensor, torch.Tensor]:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
         limit = tensors.limit_mask(mask, count, height, width)
+        masks = mask_settings(
+            face_masks, mask_padding, mask_blur, mask_regions, mouth_from, occluder, parser, landmarker
+        )
         swap_model.update(
             faces=_selection(target_faces, face_order, reference_face, similarity_threshold),
             pixel_boost=0 if pixel_boost == "native" else int(pixel_boost),
             blend=float(blend),
+            masks=masks,
         )
         swap_model.set_source(source_face)
         swap_model.set_reference(reference_face.embedding if reference_face is not None else None)
@@ -403,6 +418,62 @@ class FaceSimilarity:
         return (cosine(a.embedding, b.embedding),)
 
 
+class FaceMask:
+    DESCRIPTION = (
+        "The mask of where SwapFace would change each frame: the face's blend mask with the box, "
+        "occlusion, region and mouth masks chosen here (for inpainting or compositing, as ReActor's "
+        "mask helper)."
+    )
+    RETURN_TYPES = ("MASK",)
+    RETURN_NAMES = ("face_mask",)
+    OUTPUT_TOOLTIPS = ("0..1 per pixel [B,H,W]: 1 where the swap shows fully.",)
+    FUNCTION = "mask"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls) -> InputTypes:
+        return {
+            "required": {
+                "swap_model": (MODEL_TYPE,),
+                "images": ("IMAGE", {"tooltip": "The image or batch of frames."}),
+                "target_faces": (
+                    "STRING",
+                    {"default": "all", "tooltip": "all, largest, or indices such as 0,2."},
+                ),
+                "face_order": (list(ORDERS), {"default": "left-right"}),
+                **mask_inputs("occlusion,region"),
+            }
+        }
+
+    def mask(
+        self,
+        swap_model: Engine,
+        images: torch.Tensor,
+        target_faces: str,
+        face_order: str,
+        face_masks: str,
+        mask_padding: str,
+        mask_blur: float,
+        mask_regions: str,
+        mouth_from: str,
+        occluder: str,
+        parser: str,
+        landmarker: str,
+    ) -> tuple[torch.Tensor]:
+        import torch
+
+        tensors.check_images(images, "images")
+        masks = mask_settings(
+            face_masks, mask_padding, mask_blur, mask_regions, mouth_from, occluder, parser, landmarker
+        )
+        swap_model.update(faces=_selection(target_faces, face_order, None, 0.0), masks=masks)
+        out = []
+        for i in range(int(images.shape[0])):
+            comfy_adapter.check_interrupt()
+            out.append(torch.from_numpy(swap_model.face_mask(tensors.to_bgr(images[i]))))
+        return (torch.stack(out),)
+
+
 NODES: dict[str, tuple[type, str]] = {
     "InswapperLiveLoadSwapModel": (LoadSwapModel, "Load Swap Model (inswapper-live)"),
     "InswapperLiveExtractSource": (ExtractSource, "Extract Source Face (inswapper-live)"),
@@ -410,6 +481,7 @@ NODES: dict[str, tuple[type, str]] = {
     "InswapperLiveSaveFaceModel": (SaveFaceModel, "Save Face Model (inswapper-live)"),
     "InswapperLiveLoadFaceModel": (LoadFaceModel, "Load Face Model (inswapper-live)"),
     "InswapperLiveFaceSimilarity": (FaceSimilarity, "Face Similarity (inswapper-live)"),
+    "InswapperLiveFaceMask": (FaceMask, "Face Mask (inswapper-live)"),
 }
 NODE_CLASS_MAPPINGS: dict[str, type] = {node_id: cls for node_id, (cls, _) in NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {node_id: name for node_id, (_, name) in NODES.items()}

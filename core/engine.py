@@ -19,7 +19,7 @@ import numpy as np
 from .align import warp_face
 from .detect import Detector, DetectorSettings, load_detector
 from .errors import NoFaceError, SettingsError
-from .masks import Masker, MaskMemory, MaskSettings
+from .masks import Masker, MaskMemory, MaskSettings, frame_mask
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
@@ -27,7 +27,7 @@ from .runtime import RuntimeSettings
 from .select import FaceSelection, order_faces
 from .source import SourceFace
 from .swap import Swapper
-from .types import Embedding, Face, Frame
+from .types import Embedding, Face, Frame, Mask
 
 log = logging.getLogger(__name__)
 
@@ -282,15 +282,8 @@ class Engine:
         out = frame if in_place else frame.copy()
         if not faces:
             return SwapResult(out, [], [], [])
-        if select:
-            selection = state.settings.faces
-            embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-            targets = selection.apply(faces, state.reference, embed)
-        else:
-            targets = list(faces)
-        size = max(state.settings.pixel_boost, state.swapper.size)
-        if size % state.swapper.size:
-            size = state.swapper.size
+        targets = self._targets(state, frame, faces, select)
+        size = self._crop_size(state)
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
         masks = state.masker.crop_masks(
@@ -303,3 +296,27 @@ class Engine:
             if region is not None:
                 regions.append(region)
         return SwapResult(out, list(faces), targets, regions)
+
+    def _targets(self, state: _State, frame: Frame, faces: list[Face], select: bool) -> list[Face]:
+        if not select:
+            return list(faces)
+        selection = state.settings.faces
+        embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
+        return selection.apply(faces, state.reference, embed)
+
+    @staticmethod
+    def _crop_size(state: _State) -> int:
+        size = max(state.settings.pixel_boost, state.swapper.size)
+        return size if size % state.swapper.size == 0 else state.swapper.size
+
+    def face_mask(self, frame: Frame, faces: list[Face] | None = None, *, select: bool = True) -> Mask:
+        """Where a swap of ``frame`` would show (H x W, 0..1), with the enabled masks, without swapping."""
+        state = self._state
+        if faces is None:
+            faces = state.detector.detect(frame)
+        targets = self._targets(state, frame, faces, select) if faces else []
+        warped = [warp_face(frame, f.kps, self._crop_size(state)) for f in targets]
+        crops, matrices = [c for c, _ in warped], [m for _, m in warped]
+        return frame_mask(
+            frame.shape[:2], matrices, crops, state.masker.crop_masks(frame, crops, matrices, targets)
+        )

@@ -21,6 +21,7 @@ from .face_parser import FACE_REGIONS, REGIONS, FaceParser
 from .landmark106 import MOUTH, Landmarker106
 from .mask_model import open_mask_model
 from .occlusion import Occluder
+from .paste import blend_mask, crop_box
 from .runtime import RuntimeSettings
 from .types import Face, Frame, Mask, Matrix
 
@@ -323,3 +324,26 @@ class Masker:
             else:
                 out.append(np.minimum(mask, box))
         return out
+
+
+def frame_mask(
+    shape: tuple[int, ...], matrices: list[Matrix], crops: list[Frame], crop_masks: list[Mask | None]
+) -> Mask:
+    """The frame-space weight paste-back would give these faces: reference mask x crop mask, max over faces."""
+    height, width = shape[:2]
+    out = np.zeros((height, width), dtype=np.float32)
+    for matrix, crop, crop_mask in zip(matrices, crops, crop_masks, strict=True):
+        size = crop.shape[0]
+        inverse = cv2.invertAffineTransform(matrix)
+        box = crop_box(inverse, size, height, width)
+        if box is None:
+            continue
+        y0, y1, x0, x1 = box
+        inverse[:, 2] -= (x0, y0)
+        dsize = (x1 - x0, y1 - y0)
+        white = np.full((size, size), 255, dtype=np.float32)
+        mask = blend_mask(cv2.warpAffine(white, inverse, dsize, borderValue=0.0))
+        if crop_mask is not None:
+            mask *= cv2.warpAffine(crop_mask, inverse, dsize, borderValue=0.0)
+        np.maximum(out[y0:y1, x0:x1], mask, out=out[y0:y1, x0:x1])
+    return out
