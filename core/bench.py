@@ -5,9 +5,11 @@ Prints for each execution provider, frame size and face count: milliseconds per 
 pipeline's overhead (total minus floor), and throughput sequentially and through the two-thread
 LivePipeline as a ratio of the floor. ``--jitter`` adds the landmark jitter on a clip, raw
 detections against the live session's smoothed faces; ``--soak`` runs many small frames and
-prints resident memory as it goes.
+prints resident memory as it goes. ``--masks occlusion,region`` times each mask model per refresh
+and the live per-frame cost the masks add, every frame and refreshed every N frames.
 
-Swappers default to cost-true stand-ins (core.synthetic.STANDINS), built once into a cache folder.
+Swappers and mask models default to cost-true stand-ins (core.synthetic.STANDINS,
+core.synthetic_masks.MASK_STANDINS), built once into a cache folder.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -28,11 +31,13 @@ from .engine import Engine, EngineSettings
 from .errors import InputError, SettingsError
 from .imageio import read_image
 from .live import LivePipeline, LiveSession, LiveSettings
+from .masks import MaskSettings, parse_list
 from .paste import paste_into
 from .runtime import available_providers, canonical_provider
 from .select import FaceSelection
 from .source import SourceFace
 from .synthetic import STANDINS, make_recognizer, make_standin, make_swapper
+from .synthetic_masks import MASK_STANDINS, make_mask_standin
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 DATA_ENV = "INSWAPPER_LIVE_DATA"
@@ -68,6 +73,57 @@ def standin(name: str) -> Path:
         make_standin(tmp, name)
         os.replace(tmp, path)
     return path
+
+
+def mask_standin(name: str) -> Path:
+    """The mask model stand-in for ``name`` (a key of MASK_STANDINS), built on first use."""
+    path = cache_dir() / f"standin_{name}.onnx"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.onnx")
+        make_mask_standin(tmp, name)
+        os.replace(tmp, path)
+    return path
+
+
+def _mask_model_path(spec: str) -> str:
+    if spec.startswith("standin:"):
+        name = spec.split(":", 1)[1]
+        if name not in MASK_STANDINS:
+            raise SettingsError(f"Unknown mask stand-in {name!r}: choose one of {', '.join(MASK_STANDINS)}.")
+        return str(mask_standin(name))
+    return spec
+
+
+def measure_masks(
+    engine: Engine, frame: np.ndarray, masks: MaskSettings, frames: int, live: LiveSettings
+) -> dict[str, float]:
+    """Each mask model's ms per refresh (all faces in one batch), and mean live ms per frame without
+    and with the masks: two sessions on the same frame, timed alternately so load drift cancels."""
+    masked = Engine(replace(engine.settings, masks=masks))
+    masked.set_source(engine.source)
+    state = masked._state
+    faces = state.detector.detect(frame)
+    crops = [warp_face(frame, f.kps, state.swapper.size)[0] for f in faces]
+    models = state.masker._models
+    out: dict[str, float] = {"faces": float(len(faces))}
+    if models.occluder is not None and crops:
+        out["occlusion"] = _median_ms(lambda: models.occluder[1].masks(crops), 3)
+    if models.parser is not None and crops:
+        out["region"] = _median_ms(lambda: models.parser[1].classes(crops), 3)
+    sessions = {"plain": LiveSession(engine, live), "masked": LiveSession(masked, live)}
+    totals = dict.fromkeys(sessions, 0.0)
+    every = masks.refresh_every
+    count = max(frames, 2 * every) // every * every
+    for session in sessions.values():
+        session.process(frame, 0.0)  # tracks start; the masked session computes its first masks
+    for i in range(1, count + 1):
+        for name in sorted(sessions, reverse=bool(i % 2)):
+            start = time.perf_counter()
+            sessions[name].process(frame, i / 30.0)
+            totals[name] += time.perf_counter() - start
+    out["plain"] = totals["plain"] / count * 1000
+    out["masked"] = totals["masked"] / count * 1000
+    return out
 
 
 def _swapper_path(spec: str) -> str:
@@ -227,6 +283,29 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
     return readings
 
 
+def _print_masks(
+    engine: Engine, masks: MaskSettings, args: argparse.Namespace, data: Path, live: LiveSettings, short: str
+) -> None:
+    print(
+        f"masks {','.join(masks.types)} (occluder {Path(masks.occluder).name}, parser {Path(masks.parser).name}): "
+        "ms per refresh for all faces in one batch; mean live ms per frame without and with the masks "
+        f"refreshed every {masks.refresh_every} frames while tracked; ratio = added / without"
+    )
+    for size in args.sizes.split(","):
+        for count in (int(n) for n in args.faces.split(",")):
+            frame = _fit(_frame_with_faces(count, data), SIZES[size])
+            r = measure_masks(engine, frame, masks, args.mask_frames, live)
+            stages = " ".join(f"{k} {r[k]:.1f}" for k in ("occlusion", "region") if k in r)
+            every_frame = sum(r.get(k, 0.0) for k in ("occlusion", "region")) / r["plain"]
+            ratio = (r["masked"] - r["plain"]) / r["plain"]
+            print(
+                f"{short:10} {size} {int(r['faces'])} face(s): {stages}; live without {r['plain']:.1f}, "
+                f"with {r['masked']:.1f}; mask overhead ratio {ratio:.2f} (every frame it would be "
+                f"~{every_frame:.2f})",
+                flush=True,
+            )
+
+
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="inswapper-live bench", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -249,6 +328,15 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
+    parser.add_argument(
+        "--masks", default="", help="also time these masks in a live session, e.g. occlusion,region"
+    )
+    parser.add_argument(
+        "--occluder", default="standin:xseg", help=f"name, path or standin:NAME ({', '.join(MASK_STANDINS)})"
+    )
+    parser.add_argument("--parser", default="standin:bisenet_resnet_34", help="name, path or standin:NAME")
+    parser.add_argument("--mask-refresh", type=int, default=20, help="live: masks recomputed every N frames")
+    parser.add_argument("--mask-frames", type=int, default=30, help="live frames timed per mask case")
     args = parser.parse_args(argv)
     data = _data_dir()
     if args.soak:
@@ -305,6 +393,14 @@ def run(argv: list[str] | None = None) -> int:
                     f"{r['fps'] / r['floor_fps']:9.2f} {r['pipeline_fps'] / r['floor_fps']:10.2f}",
                     flush=True,
                 )
+        if args.masks:
+            masks = MaskSettings(
+                types=parse_list(args.masks, "--masks"),
+                occluder=_mask_model_path(args.occluder),
+                parser=_mask_model_path(args.parser),
+                refresh_every=args.mask_refresh,
+            ).validate()
+            _print_masks(engine, masks, args, data, live, short)
         if args.jitter:
             for clip in sorted((data / "video").glob("*.mp4")):
                 raw, smooth = jitter(engine, clip, LiveSettings())

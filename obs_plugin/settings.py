@@ -69,7 +69,7 @@ class FilterSettings:
     """Region mask: the parser's classes the swap covers, comma-separated."""
     mouth_from: str = _MASKS.mouth_from
     landmarker: str = _MASKS.landmarker
-    mask_refresh: int = _MASKS.refresh_every
+    mask_refresh: int = 10
     """Recompute a tracked face's occlusion, region and mouth masks every N frames."""
 
     @classmethod

@@ -378,3 +378,48 @@ def test_mask_models_are_in_the_manifest_and_fetched_only_on_demand(tmp_path, ca
         assert manifest.models[name].versions[0].sha256 in report
     assert "visomaster-assets" in report and "buffalo_l.zip" in report
     assert "XSeg_model.onnx: 13 bytes is not a known version of xseg; not used" in caplog.text
+
+
+# ---------------------------------------------------------------- bench stand-ins
+
+
+@pytest.mark.parametrize("name", list(sm.MASK_STANDINS))
+def test_mask_standins_hit_their_cost_and_have_the_contract(tmp_path, name) -> None:
+    from inswapper_live.core.face_parser import FaceParser
+    from inswapper_live.core.occlusion import Occluder
+
+    spec = sm.MASK_STANDINS[name]
+    *_, flops, params = sm.plan_mask_standin(spec)
+    assert flops / 1e9 == pytest.approx(spec.gflops, rel=0.03)
+    assert params / 1e6 == pytest.approx(spec.mparams, rel=0.02)
+    path, gflops, stored = sm.make_mask_standin(tmp_path / f"{name}.onnx", name)
+    assert (gflops, stored) == (flops / 1e9, params)
+    model = open_mask_model(str(path), None, CPU, "occluder" if spec.layout == "NHWC" else "parser")
+    crop = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    if spec.layout == "NHWC":
+        occluder = Occluder(model)
+        assert (occluder.layout, occluder.size) == ("NHWC", 256)
+        (mask,) = occluder.masks([crop])
+        assert mask.shape == (256, 256) and 0.0 <= mask.min() <= mask.max() <= 1.0
+    else:
+        parser = FaceParser(model, size=256)
+        assert parser.size == 512  # the file's fixed size wins over the asked one
+        (labels,) = parser.classes([crop])
+        assert labels.shape == (512, 512) and labels.max() < 19
+
+
+def test_bench_prints_mask_stage_times_and_the_overhead_ratio(
+    capsys, swapper_128, mask_models, data_dir
+) -> None:
+    from inswapper_live.core.cli import main
+
+    code = main([
+        "bench", "--swapper", str(swapper_128), "--sizes", "720p", "--faces", "1", "--repeat", "2",
+        "--pipeline-frames", "3", "--masks", "occlusion,region", "--occluder", str(mask_models["xseg_nchw"]),
+        "--parser", str(mask_models["parser"]), "--mask-refresh", "2", "--mask-frames", "4",
+    ])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    row = next(line for line in out.splitlines() if "mask overhead ratio" in line)
+    assert "occlusion" in row and "region" in row and "720p 1 face(s)" in row
+    float(row.split("mask overhead ratio ")[1].split()[0])
