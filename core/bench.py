@@ -19,7 +19,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,31 +66,22 @@ def cache_dir() -> Path:
 
 
 def standin(name: str) -> Path:
-    """The stand-in file for ``name``, built on first use."""
+    """The stand-in file for ``name`` (a swapper's or a mask model's), built on first use."""
     path = cache_dir() / f"standin_{name}.onnx"
     if not path.exists():
         tmp = path.with_suffix(".tmp.onnx")
-        make_standin(tmp, name)
+        (make_standin if name in STANDINS else make_mask_standin)(tmp, name)
         os.replace(tmp, path)
     return path
 
 
-def mask_standin(name: str) -> Path:
-    """The mask model stand-in for ``name`` (a key of MASK_STANDINS), built on first use."""
-    path = cache_dir() / f"standin_{name}.onnx"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.onnx")
-        make_mask_standin(tmp, name)
-        os.replace(tmp, path)
-    return path
-
-
-def _mask_model_path(spec: str) -> str:
+def _model_path(spec: str, known: Collection[str] = STANDINS) -> str:
+    """A model name or path as given, or the file of ``standin:NAME`` for a NAME in ``known``."""
     if spec.startswith("standin:"):
         name = spec.split(":", 1)[1]
-        if name not in MASK_STANDINS:
-            raise SettingsError(f"Unknown mask stand-in {name!r}: choose one of {', '.join(MASK_STANDINS)}.")
-        return str(mask_standin(name))
+        if name not in known:
+            raise SettingsError(f"Unknown stand-in {name!r}: choose one of {', '.join(known)}.")
+        return str(standin(name))
     return spec
 
 
@@ -124,15 +115,6 @@ def measure_masks(
     out["plain"] = totals["plain"] / count * 1000
     out["masked"] = totals["masked"] / count * 1000
     return out
-
-
-def _swapper_path(spec: str) -> str:
-    if spec.startswith("standin:"):
-        name = spec.split(":", 1)[1]
-        if name not in STANDINS:
-            raise SettingsError(f"Unknown stand-in {name!r}: choose one of {', '.join(STANDINS)}.")
-        return str(standin(name))
-    return spec
 
 
 def _data_dir() -> Path:
@@ -346,7 +328,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"soak: resident after warm-up {min(settled):.1f}..{max(settled):.1f} MB")
         return 0
     models = Path(args.models_dir) if args.models_dir else data / "models"
-    swapper = _swapper_path(args.swapper)
+    swapper = _model_path(args.swapper)
     recognizer = str(make_recognizer(cache_dir() / "arcface_contract.onnx"))
     if args.providers == "all":
         wanted = [
@@ -396,8 +378,8 @@ def run(argv: list[str] | None = None) -> int:
         if args.masks:
             masks = MaskSettings(
                 types=parse_list(args.masks, "--masks"),
-                occluder=_mask_model_path(args.occluder),
-                parser=_mask_model_path(args.parser),
+                occluder=_model_path(args.occluder, MASK_STANDINS),
+                parser=_model_path(args.parser, MASK_STANDINS),
                 refresh_every=args.mask_refresh,
             ).validate()
             _print_masks(engine, masks, args, data, live, short)

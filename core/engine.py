@@ -286,8 +286,9 @@ class Engine:
         size = self._crop_size(state)
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
+        keys = None if select else face_keys  # selection may drop faces, and their keys with them
         masks = state.masker.crop_masks(
-            frame, [c for c, _ in warped], [m for _, m in warped], targets, mask_memory, face_keys
+            frame, [c for c, _ in warped], [m for _, m in warped], targets, mask_memory, keys
         )
         regions = []
         blend, detail = state.settings.blend, state.settings.detail
