@@ -284,7 +284,9 @@ def test_live_session_refreshes_masks_every_n_frames(
     frames = [session.process(image, i / 30).frame for i in range(7)]
     assert occluder.calls == 3  # frames 0, 3 and 6
     assert all(np.array_equal(f, frames[0]) for f in frames)
+    loaded = engine._state.masker._models.occluder[1]
     engine.update(masks=replace(masks, refresh_every=1))
+    assert engine._state.masker._models.occluder[1] is loaded  # the same file: not loaded again
     occluder = _Counter(engine._state.masker._models.occluder[1].model.session)
     session.process(image, 8 / 30)
     session.process(image, 9 / 30)
