@@ -52,7 +52,7 @@ class EngineSettings:
     blend: float = 1.0
     """1 is a full swap, 0 leaves the face as it was."""
     detail: float = 1.0
-    """Share of the target's fine detail (finer than the swapper's crop) kept; 0 is the reference recipe."""
+    """Share of the target's fine detail (finer than the crop) added back where the swap kept its structure; 0 is the reference recipe."""
     masks: MaskSettings = field(default_factory=MaskSettings)
     """Box, occlusion, region and mouth masks; none by default (the reference mask alone)."""
 

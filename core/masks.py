@@ -314,7 +314,8 @@ class Masker:
                     models[i] = mask
                     if memory is not None and keys is not None:
                         memory.keep(keys[i], mask)
-        box = self.box(size) if "box" in self.settings.types else None
+        boxed = "box" in self.settings.types and (any(self.settings.padding) or self.settings.blur > 0)
+        box = self.box(size) if boxed else None  # at padding 0 and blur 0 the box is all ones
         out: list[Mask | None] = []
         for mask in models:
             if mask is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .detail import add_detail, detail_weight
 from .types import Frame, Mask, Matrix
 
 _MARGIN = 2
@@ -89,9 +90,10 @@ def paste_into(
     ``blend`` scales the mask: 1 is a full swap, 0 leaves the frame as it was.
     ``detail`` adds back, in proportion, the frame's fine detail that the crop's resolution could
     not carry: ``frame - unwarp(original)``, where ``original`` is the aligned crop the swapper was
-    given. At 0 this is exactly the reference recipe; at 1 a swapper that returns its input gives
-    back the frame unchanged, and a real swap keeps the target's sharpness above the crop's
-    resolution (a 128 crop of a 500 px face otherwise pastes back blurred).
+    given, weighted by where the swap kept the target's structure (``detail.detail_weight``). At 0
+    this is exactly the reference recipe; at 1 a swapper that returns its input gives back the
+    frame unchanged, and a real swap keeps the target's sharpness in skin and hair without ghosts
+    of the target's features.
     ``crop_mask`` (S x S, 0..1, in the crop's space: box, occlusion, region and mouth masks) is
     carried through the same inverse warp and multiplied into the blend mask.
     """
@@ -114,13 +116,10 @@ def paste_into(
         mask *= float(np.clip(blend, 0.0, 1.0))
     fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)
     if detail > 0.0 and original is not None:
-        # fake + detail * (roi - unwarp(original)): the swap plus the frame's detail that the crop
-        # could not hold, clipped to 0..255. The positive and negative parts are taken apart so
-        # saturating uint8 arithmetic clips exactly (one of the two is zero at every pixel).
         unwarped = cv2.warpAffine(original, local, dsize, borderValue=0.0)
-        d = float(detail)
-        gained = cv2.addWeighted(roi, d, unwarped, -d, 0.0)
-        lost = cv2.addWeighted(unwarped, d, roi, -d, 0.0)
-        fake = cv2.subtract(cv2.add(fake, gained), lost)
+        weight = detail_weight(swapped, original)
+        if weight is not None:
+            weight = cv2.warpAffine(weight, local, dsize, borderValue=0.0)
+        fake = add_detail(fake, roi, unwarped, float(detail), weight)
     roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
     return PasteRegion(y0, y1, x0, x1, mask)

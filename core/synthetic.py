@@ -37,6 +37,7 @@ def make_swapper(
     size: int = 128,
     *,
     identity: bool = False,
+    face: np.ndarray | None = None,
     batch: bool = False,
     fp16: bool = False,
     seed: int = 0,
@@ -44,8 +45,9 @@ def make_swapper(
     """An inswapper-contract model: ``target`` [N,3,S,S] x/255 RGB, ``source`` [N,512] latent.
 
     The output tints the target towards a colour computed from the latent (so different sources
-    give different faces); ``identity`` returns the target exactly. The emap is the last
-    initializer, as in the real files.
+    give different faces); ``identity`` returns the target exactly; ``face`` (an aligned S x S BGR
+    crop of another person) is returned whatever the inputs, as a swap that replaces every
+    feature would. The emap is the last initializer, as in the real files.
     """
     rng = np.random.default_rng(seed)
     dtype = np.float16 if fp16 else np.float32
@@ -55,18 +57,27 @@ def make_swapper(
     source = helper.make_tensor_value_info("source", elem, [n, 512])
     output = helper.make_tensor_value_info("output", elem, [n, 3, size, size])
     emap = np.linalg.qr(rng.normal(size=(512, 512)))[0]
-    if identity:
+    if identity or face is not None:
         nodes = [
             helper.make_node("ReduceSum", ["source", "axes1"], ["src_sum"], keepdims=1, name="src_sum"),
             helper.make_node("Mul", ["src_sum", "zero"], ["src_zero"], name="src_zero"),
             helper.make_node("Unsqueeze", ["src_zero", "axes23"], ["src_zero4"], name="src_zero4"),
-            helper.make_node("Add", ["target", "src_zero4"], ["output"], name="passthrough"),
+            helper.make_node("Add", ["target", "src_zero4"], ["passed"], name="passthrough"),
         ]
         inits = [
             _init("axes1", [1], np.int64),
             _init("zero", 0.0, dtype),
             _init("axes23", [2, 3], np.int64),
         ]
+        if face is None:
+            nodes[-1].output[0] = "output"
+        else:
+            rgb = face[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+            nodes += [
+                helper.make_node("Mul", ["passed", "zero"], ["nothing"], name="drop_target"),
+                helper.make_node("Add", ["nothing", "face"], ["output"], name="replace"),
+            ]
+            inits.append(_init("face", rgb, dtype))
     else:
         nodes = [
             helper.make_node("MatMul", ["source", "colour_w"], ["colour_logit"], name="colour"),
