@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Engine
 from ..core.errors import InputError, OutputError, SettingsError
+from ..core.face_parser import FACE_REGIONS
 from ..core.facemap import FaceMap
 from ..core.mapping import indexed_facemap
 from ..core.recognize import cosine
@@ -23,6 +24,7 @@ from ..core.select import ORDERS, FaceSelection
 from ..core.source import SourceFace
 from . import comfy_adapter, tensors
 from .loading import fingerprint, load_engine, locate, model_choices, provider_choices
+from .mask_options import MASK_MODELS, mask_inputs, mask_settings
 from .swap_report import SwapReport
 
 if TYPE_CHECKING:
@@ -296,6 +298,7 @@ class SwapFace:
                     "STRING",
                     {"default": "", "tooltip": "Swap only faces of this estimated age, such as 20-40."},
                 ),
+                **mask_inputs(),
             },
         }
 
@@ -319,6 +322,14 @@ class SwapFace:
         input_faces_index: str = "",
         target_gender: str = "any",
         target_age: str = "",
+        face_masks: str = "",
+        mask_padding: str = "0,0,0,0",
+        mask_blur: float = 0.0,
+        mask_regions: str = ",".join(FACE_REGIONS),
+        mouth_from: str = "parser",
+        occluder: str = MASK_MODELS["occluder"],
+        parser: str = MASK_MODELS["parser"],
+        landmarker: str = MASK_MODELS["landmarker"],
     ) -> tuple[torch.Tensor, torch.Tensor, str]:
         tensors.check_images(images, "images")
         count, height, width = (int(v) for v in images.shape[:3])
@@ -332,11 +343,15 @@ class SwapFace:
         if selection.needs_attributes:
             swap_model.update(genderage=str(locate("genderage.onnx", "target_gender / target_age")))
         swap_model.set_facemap(_facemap(source_face, face_list, source_faces_index, input_faces_index))
+        masks = mask_settings(
+            face_masks, mask_padding, mask_blur, mask_regions, mouth_from, occluder, parser, landmarker
+        )
         swap_model.update(
             faces=selection,
             pixel_boost=0 if pixel_boost == "native" else int(pixel_boost),
             blend=float(blend),
             restore=_restore_settings(restore_model, restore_blend, codeformer_fidelity),
+            masks=masks,
         )
         swap_model.set_source(source_face)
         swap_model.set_reference(reference_face.embedding if reference_face is not None else None)
@@ -619,6 +634,62 @@ class FaceSimilarity:
         return (cosine(a.embedding, b.embedding),)
 
 
+class FaceMask:
+    DESCRIPTION = (
+        "The mask of where SwapFace would change each frame: the face's blend mask with the box, "
+        "occlusion, region and mouth masks chosen here (for inpainting or compositing, as ReActor's "
+        "mask helper)."
+    )
+    RETURN_TYPES = ("MASK",)
+    RETURN_NAMES = ("face_mask",)
+    OUTPUT_TOOLTIPS = ("0..1 per pixel [B,H,W]: 1 where the swap shows fully.",)
+    FUNCTION = "mask"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls) -> InputTypes:
+        return {
+            "required": {
+                "swap_model": (MODEL_TYPE,),
+                "images": ("IMAGE", {"tooltip": "The image or batch of frames."}),
+                "target_faces": (
+                    "STRING",
+                    {"default": "all", "tooltip": "all, largest, or indices such as 0,2."},
+                ),
+                "face_order": (list(ORDERS), {"default": "left-right"}),
+                **mask_inputs("occlusion,region"),
+            }
+        }
+
+    def mask(
+        self,
+        swap_model: Engine,
+        images: torch.Tensor,
+        target_faces: str,
+        face_order: str,
+        face_masks: str,
+        mask_padding: str,
+        mask_blur: float,
+        mask_regions: str,
+        mouth_from: str,
+        occluder: str,
+        parser: str,
+        landmarker: str,
+    ) -> tuple[torch.Tensor]:
+        import torch
+
+        tensors.check_images(images, "images")
+        masks = mask_settings(
+            face_masks, mask_padding, mask_blur, mask_regions, mouth_from, occluder, parser, landmarker
+        )
+        swap_model.update(faces=_selection(target_faces, face_order, None, 0.0), masks=masks)
+        out = []
+        for i in range(int(images.shape[0])):
+            comfy_adapter.check_interrupt()
+            out.append(torch.from_numpy(swap_model.face_mask(tensors.to_bgr(images[i]))))
+        return (torch.stack(out),)
+
+
 NODES: dict[str, tuple[type, str]] = {
     "InswapperLiveLoadSwapModel": (LoadSwapModel, "Load Swap Model (inswapper-live)"),
     "InswapperLiveExtractSource": (ExtractSource, "Extract Source Face (inswapper-live)"),
@@ -628,6 +699,7 @@ NODES: dict[str, tuple[type, str]] = {
     "InswapperLiveLoadFaceModel": (LoadFaceModel, "Load Face Model (inswapper-live)"),
     "InswapperLiveFaceSimilarity": (FaceSimilarity, "Face Similarity (inswapper-live)"),
     "InswapperLiveMakeFaceList": (MakeFaceList, "Make Face List (inswapper-live)"),
+    "InswapperLiveFaceMask": (FaceMask, "Face Mask (inswapper-live)"),
 }
 NODE_CLASS_MAPPINGS: dict[str, type] = {node_id: cls for node_id, (cls, _) in NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {node_id: name for node_id, (_, name) in NODES.items()}

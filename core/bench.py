@@ -5,9 +5,11 @@ Prints for each execution provider, frame size and face count: milliseconds per 
 pipeline's overhead (total minus floor), and throughput sequentially and through the two-thread
 LivePipeline as a ratio of the floor. ``--jitter`` adds the landmark jitter on a clip, raw
 detections against the live session's smoothed faces; ``--soak`` runs many small frames and
-prints resident memory as it goes.
+prints resident memory as it goes. ``--masks occlusion,region`` times each mask model per refresh
+and the live per-frame cost the masks add, every frame and refreshed every N frames.
 
-Swappers default to cost-true stand-ins (core.synthetic.STANDINS), built once into a cache folder.
+Swappers and mask models default to cost-true stand-ins (core.synthetic.STANDINS,
+core.synthetic_masks.MASK_STANDINS), built once into a cache folder.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,7 @@ from .errors import InputError, SettingsError
 from .imageio import read_image
 from .jitter import Steadiness, carried_landmarks, head_motion_clip, head_path, steadiness
 from .live import LivePipeline, LiveSession, LiveSettings
+from .masks import MaskSettings, parse_list
 from .paste import paste_into
 from .restore import RestoreSettings, restore_swaps
 from .runtime import available_providers, canonical_provider
@@ -43,6 +46,7 @@ from .synthetic import (
     make_standin,
     make_swapper,
 )
+from .synthetic_masks import MASK_STANDINS, make_mask_standin
 from .zoomclip import make_zoom_clip
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -85,8 +89,9 @@ def _built(file_name: str, build: Callable[[Path], object]) -> Path:
 
 
 def standin(name: str) -> Path:
-    """The stand-in file for ``name``, built on first use."""
-    return _built(f"standin_{name}.onnx", lambda p: make_standin(p, name))
+    """The stand-in file for ``name`` (a swapper's or a mask model's), built on first use."""
+    make = make_standin if name in STANDINS else make_mask_standin
+    return _built(f"standin_{name}.onnx", lambda p: make(p, name))
 
 
 def restorer_standin(name: str) -> Path:
@@ -110,6 +115,42 @@ def _swapper_path(spec: str) -> str:
 
 def _restorer_path(spec: str) -> str:
     return _model_path(spec, list(RESTORER_STANDINS), restorer_standin, "restorer stand-in")
+
+
+def _mask_path(spec: str) -> str:
+    return _model_path(spec, list(MASK_STANDINS), standin, "mask stand-in")
+
+
+def measure_masks(
+    engine: Engine, frame: np.ndarray, masks: MaskSettings, frames: int, live: LiveSettings
+) -> dict[str, float]:
+    """Each mask model's ms per refresh (all faces in one batch), and mean live ms per frame without
+    and with the masks: two sessions on the same frame, timed alternately so load drift cancels."""
+    masked = Engine(replace(engine.settings, masks=masks))
+    masked.set_source(engine.source)
+    state = masked._state
+    faces = state.detector.detect(frame)
+    crops = [warp_face(frame, f.kps, state.swapper.size)[0] for f in faces]
+    models = state.masker._models
+    out: dict[str, float] = {"faces": float(len(faces))}
+    if models.occluder is not None and crops:
+        out["occlusion"] = _median_ms(lambda: models.occluder[1].masks(crops), 3)
+    if models.parser is not None and crops:
+        out["region"] = _median_ms(lambda: models.parser[1].classes(crops), 3)
+    sessions = {"plain": LiveSession(engine, live), "masked": LiveSession(masked, live)}
+    totals = dict.fromkeys(sessions, 0.0)
+    every = masks.refresh_every
+    count = max(frames, 2 * every) // every * every
+    for session in sessions.values():
+        session.process(frame, 0.0)  # tracks start; the masked session computes its first masks
+    for i in range(1, count + 1):
+        for name in sorted(sessions, reverse=bool(i % 2)):
+            start = time.perf_counter()
+            sessions[name].process(frame, i / 30.0)
+            totals[name] += time.perf_counter() - start
+    out["plain"] = totals["plain"] / count * 1000
+    out["masked"] = totals["masked"] / count * 1000
+    return out
 
 
 def _data_dir() -> Path:
@@ -368,6 +409,29 @@ def soak(frames: int, data: Path) -> list[tuple[int, float]]:
     return readings
 
 
+def _print_masks(
+    engine: Engine, masks: MaskSettings, args: argparse.Namespace, data: Path, live: LiveSettings, short: str
+) -> None:
+    print(
+        f"masks {','.join(masks.types)} (occluder {Path(masks.occluder).name}, parser {Path(masks.parser).name}): "
+        "ms per refresh for all faces in one batch; mean live ms per frame without and with the masks "
+        f"refreshed every {masks.refresh_every} frames while tracked; ratio = added / without"
+    )
+    for size in args.sizes.split(","):
+        for count in (int(n) for n in args.faces.split(",")):
+            frame = _fit(_frame_with_faces(count, data), SIZES[size])
+            r = measure_masks(engine, frame, masks, args.mask_frames, live)
+            stages = " ".join(f"{k} {r[k]:.1f}" for k in ("occlusion", "region") if k in r)
+            every_frame = sum(r.get(k, 0.0) for k in ("occlusion", "region")) / r["plain"]
+            ratio = (r["masked"] - r["plain"]) / r["plain"]
+            print(
+                f"{short:10} {size} {int(r['faces'])} face(s): {stages}; live without {r['plain']:.1f}, "
+                f"with {r['masked']:.1f}; mask overhead ratio {ratio:.2f} (every frame it would be "
+                f"~{every_frame:.2f})",
+                flush=True,
+            )
+
+
 def parser() -> argparse.ArgumentParser:
     """The bench's options, each with its help and default."""
     parser = argparse.ArgumentParser(
@@ -435,6 +499,15 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
+    parser.add_argument(
+        "--masks", default="", help="also time these masks in a live session, e.g. occlusion,region (default: none)"
+    )
+    parser.add_argument(
+        "--occluder", default="standin:xseg", help=f"name, path or standin:NAME ({', '.join(MASK_STANDINS)}; default %(default)s)"
+    )
+    parser.add_argument("--parser", default="standin:bisenet_resnet_34", help="name, path or standin:NAME (default %(default)s)")
+    parser.add_argument("--mask-refresh", type=int, default=20, help="live: masks recomputed every N frames (default %(default)s)")
+    parser.add_argument("--mask-frames", type=int, default=30, help="live frames timed per mask case (default %(default)s)")
     return parser
 
 
@@ -506,6 +579,14 @@ def run(argv: list[str] | None = None) -> int:
                         f"{'':10} {'':14} restore {r['restore']:.1f} ms ({batch}; included in total and floor)",
                         flush=True,
                     )
+        if args.masks:
+            masks = MaskSettings(
+                types=parse_list(args.masks, "--masks"),
+                occluder=_mask_path(args.occluder),
+                parser=_mask_path(args.parser),
+                refresh_every=args.mask_refresh,
+            ).validate()
+            _print_masks(engine, masks, args, data, live, short)
         if args.jitter:
             print("jitter: mean distance of a landmark track from its centred quadratic fit over +-4 frames;")
             print("offset: mean distance of the live landmarks from the fit of the raw detections")

@@ -131,7 +131,9 @@ class Carrier:
         regions = []
         for item in kept:
             c = item.crop
-            region = paste_into(out, c.swapped, c.matrix, blend, detail, c.original, item.coverage)
+            region = paste_into(
+                out, c.swapped, c.matrix, blend, detail, c.original, c.mask, coverage=item.coverage
+            )
             if region is not None:
                 regions.append(region)
         faces = [k.face for k in kept]

@@ -17,6 +17,7 @@ from .errors import InputError, InswapperLiveError, ModelLoadError, NoFaceError,
 from .imageio import check_writable, read_image, refuse_overwriting_inputs, write_image
 from .manifest import load_manifest
 from .mapping import build_facemap
+from .masks import MASK_TYPES, MOUTH_SOURCES, MaskSettings, parse_list, parse_padding
 from .resolve import resolve, search_dirs
 from .restore import RESTORERS, RestoreSettings
 from .runtime import RuntimeSettings, available_providers, create_session
@@ -87,6 +88,47 @@ def _add_engine_options(p: argparse.ArgumentParser, swapper: bool = True) -> Non
     )
 
 
+def _add_mask_options(p: argparse.ArgumentParser) -> None:
+    d = MaskSettings()
+    g = p.add_argument_group("masks (where the swap shows; combined as their minimum)")
+    g.add_argument(
+        "--mask", default="", help=f"comma list of {', '.join(MASK_TYPES)} (default: the reference mask)"
+    )
+    g.add_argument("--mask-padding", default="0", help="box mask: top,right,bottom,left in %% of the crop")
+    g.add_argument(
+        "--mask-blur", type=float, default=d.blur, help="box mask edge blur 0..1 (default %(default)s)"
+    )
+    g.add_argument(
+        "--mask-regions", default=",".join(d.regions), help="region mask: parser classes the swap covers"
+    )
+    g.add_argument(
+        "--occluder", default=d.occluder, help="occlusion model name or path (default %(default)s)"
+    )
+    g.add_argument("--parser", default=d.parser, help="face parser name or path (default %(default)s)")
+    g.add_argument(
+        "--mouth-from",
+        default=d.mouth_from,
+        choices=MOUTH_SOURCES,
+        help="mouth mask source (default %(default)s)",
+    )
+    g.add_argument(
+        "--landmarker", default=d.landmarker, help="106-point landmark model (default %(default)s)"
+    )
+
+
+def _mask_settings(args: argparse.Namespace) -> MaskSettings:
+    return MaskSettings(
+        types=parse_list(args.mask, "--mask"),
+        padding=parse_padding(args.mask_padding),
+        blur=args.mask_blur,
+        regions=parse_list(args.mask_regions, "--mask-regions"),
+        occluder=args.occluder,
+        parser=args.parser,
+        mouth_from=args.mouth_from,
+        landmarker=args.landmarker,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inswapper-live", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="log each model load and provider")
@@ -133,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_restore_options(swap)
     _add_engine_options(swap)
+    _add_mask_options(swap)
 
     face = sub.add_parser("face", help="build a face model from source images", parents=[verbose])
     face.add_argument("--source", action="append", type=Path, required=True, help="source image (repeatable)")
@@ -246,6 +289,7 @@ def cmd_swap(args: argparse.Namespace) -> int:
             blend=args.blend,
             detail=args.detail,
             restore=_restore_settings(args),
+            masks=_mask_settings(args),
         )
     )
     if args.face_model:

@@ -22,15 +22,16 @@ from .attributes import GenderAge
 from .detect import Detector, DetectorSettings, load_detector
 from .errors import ModelNotFoundError, NoFaceError, SettingsError
 from .facemap import FaceMap, swap_by_source
+from .masks import Masker, MaskMemory, MaskSettings, frame_mask
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
 from .resolve import resolve
-from .restore import Restorer, RestoreSettings, load_restorer, restore_faces, restore_swaps
+from .restore import Restorer, RestoreSettings, load_restorer, rescale_crop, restore_faces, restore_swaps
 from .runtime import RuntimeSettings
 from .select import FaceSelection, order_faces
 from .source import SourceFace
 from .swap import Swapper
-from .types import Embedding, Face, Frame, Matrix
+from .types import Embedding, Face, Frame, Mask, Matrix
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M")
@@ -63,8 +64,11 @@ class EngineSettings:
     """Share of the target's fine detail (finer than the crop) added back where the swap kept its structure; 0 is the reference recipe."""
     restore: RestoreSettings = field(default_factory=RestoreSettings)
     """Optional face restoration of each swapped crop before paste-back (off by default)."""
+    masks: MaskSettings = field(default_factory=MaskSettings)
+    """Box, occlusion, region and mouth masks; none by default (the reference mask alone)."""
 
     def validate(self) -> EngineSettings:
+        self.masks.validate()
         if not 0.0 <= self.blend <= 1.0:
             raise SettingsError(f"blend is {self.blend}; it must be between 0 and 1.")
         if not 0.0 <= self.detail <= 1.0:
@@ -119,6 +123,8 @@ class SwappedCrop:
     swapped: Frame
     original: Frame
     matrix: Matrix
+    mask: Mask | None = None
+    """The crop's combined box, occlusion, region and mouth mask, when any is enabled."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ class _State:
     detector: Detector
     detector_path: Path
     swapper: Swapper | None
+    masker: Masker
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
@@ -160,6 +167,8 @@ class Engine:
                 swapper = old.swapper
             else:
                 swapper = Swapper(swap_path, runtime)
+        previous = old.masker if old is not None and same_runtime else None
+        masker = Masker(settings.masks, settings.models_dir, runtime, previous)
         source = old.source if old else None
         latent = swapper.latent(source.embedding) if source is not None and swapper is not None else None
         restorer = _restorer(old, settings)
@@ -168,6 +177,7 @@ class Engine:
             detector,
             det_path,
             swapper,
+            masker,
             source,
             latent,
             old.reference if old else None,
@@ -323,12 +333,16 @@ class Engine:
         in_place: bool = False,
         select: bool = True,
         sources: Sequence[SourceFace] | None = None,
+        mask_memory: MaskMemory | None = None,
+        face_keys: Sequence[object] | None = None,
     ) -> SwapResult:
         """Swap the selected faces of ``frame``.
 
         ``faces`` skips detection (a tracker's output); ``select=False`` swaps exactly those faces
         (the live session chooses faces itself, so that the choice stays stable over frames), each
         with its own ``sources`` entry when given. A face map gives each selected face its source.
+        ``mask_memory`` with one ``face_keys`` entry per face (tracker ids, with ``select=False``)
+        lets a live session reuse each face's model masks for ``masks.refresh_every`` frames.
         """
         state = self._state
         if state.swapper is None:
@@ -340,15 +354,7 @@ class Engine:
         out = frame if in_place else frame.copy()
         if not faces:
             return SwapResult(out, [], [], [])
-        if select:
-            selection = state.settings.faces
-            embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-            attributes = (
-                (lambda fs: self.genderage().predict(frame, fs)) if selection.needs_attributes else None
-            )
-            targets = selection.apply(faces, state.reference, embed, attributes)
-        else:
-            targets = list(faces)
+        targets = self._targets(state, frame, faces, select)
         unmatched: tuple[str, ...] = ()
         conflicts: tuple[str, ...] = ()
         if sources is None and state.facemap is not None:
@@ -357,24 +363,25 @@ class Engine:
             targets, sources = assignment.faces, assignment.sources
             unmatched = tuple(e.label for e in assignment.unmatched)
             conflicts = tuple(f"{a.label} and {b.label} both take one face" for a, b in assignment.conflicts)
-        size = max(state.settings.pixel_boost, state.swapper.size)
-        if size % state.swapper.size:
-            size = state.swapper.size
+        size = self._crop_size(state)
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         crops = [crop for crop, _ in warped]
         if sources is None:
             swapped = state.swapper.swap_crops(crops, state.latent)
         else:
             swapped = swap_by_source(state.swapper, crops, sources)
+        keys = None if select else face_keys  # selection may drop faces, and their keys with them
+        masks = state.masker.crop_masks(frame, crops, [m for _, m in warped], targets, mask_memory, keys)
         if state.restorer is not None:
             swapped, warped = restore_swaps(state.restorer, state.settings.restore, frame, swapped, warped)
+            masks = [m if m is None else rescale_crop(m, c.shape[0]) for m, (c, _) in zip(masks, warped, strict=True)]
         regions = []
         blend, detail = state.settings.blend, state.settings.detail
-        for result, (crop, matrix) in zip(swapped, warped, strict=True):
-            region = paste_into(out, result, matrix, blend, detail, crop)
+        for result, (crop, matrix), mask in zip(swapped, warped, masks, strict=True):
+            region = paste_into(out, result, matrix, blend, detail, crop, mask)
             if region is not None:
                 regions.append(region)
-        kept = [SwappedCrop(r, c, m) for r, (c, m) in zip(swapped, warped, strict=True)]
+        kept = [SwappedCrop(r, c, m, k) for r, (c, m), k in zip(swapped, warped, masks, strict=True)]
         return SwapResult(out, list(faces), targets, regions, kept, unmatched, conflicts)
 
     def restore(self, frame: Frame, faces: list[Face] | None = None, *, in_place: bool = False) -> SwapResult:
@@ -388,11 +395,34 @@ class Engine:
         if faces is None:
             faces = state.detector.detect(frame)
         out = frame if in_place else frame.copy()
-        selection = state.settings.faces
-        embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
-        targets = selection.apply(faces, state.reference, embed)
+        targets = self._targets(state, frame, faces, True)
         regions = restore_faces(state.restorer, state.settings.restore, out, [f.kps for f in targets])
         return SwapResult(out, list(faces), targets, regions)
+
+    def _targets(self, state: _State, frame: Frame, faces: list[Face], select: bool) -> list[Face]:
+        if not select:
+            return list(faces)
+        selection = state.settings.faces
+        embed = (lambda fs: self.recognizer().embed(frame, fs)) if selection.mode == "similar" else None
+        attributes = (lambda fs: self.genderage().predict(frame, fs)) if selection.needs_attributes else None
+        return selection.apply(faces, state.reference, embed, attributes)
+
+    @staticmethod
+    def _crop_size(state: _State) -> int:
+        size = max(state.settings.pixel_boost, state.swapper.size)
+        return size if size % state.swapper.size == 0 else state.swapper.size
+
+    def face_mask(self, frame: Frame, faces: list[Face] | None = None, *, select: bool = True) -> Mask:
+        """Where a swap of ``frame`` would show (H x W, 0..1), with the enabled masks, without swapping."""
+        state = self._state
+        if faces is None:
+            faces = state.detector.detect(frame)
+        targets = self._targets(state, frame, faces, select) if faces else []
+        warped = [warp_face(frame, f.kps, self._crop_size(state)) for f in targets]
+        crops, matrices = [c for c, _ in warped], [m for _, m in warped]
+        return frame_mask(
+            frame.shape[:2], matrices, crops, state.masker.crop_masks(frame, crops, matrices, targets)
+        )
 
 
 def _restorer(old: _State | None, settings: EngineSettings) -> Restorer | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from .carry import Carrier, CarrySettings, Reference
 from .engine import Engine, SwapResult
 from .facemap_live import TrackMapper
+from .masks import MaskMemory
 from .recognize import cosine
 from .scene import CutSettings, is_cut, thumbnail
 from .source import SourceFace
@@ -55,7 +56,7 @@ class Analysis:
     cut: bool = False
     """The frame starts a new scene: everything from before it was dropped."""
     ids: tuple[int, ...] = ()
-    """The track of each face."""
+    """The track of each face: carried faces and masks are kept per face."""
     sources: list[SourceFace] | None = None
     """With a face map: the source of each face."""
 
@@ -81,6 +82,7 @@ class LiveSession:
         """Scene cuts seen by ``analyse`` so far."""
         self._mapper = TrackMapper()
         self._attributes: dict[int, tuple[int | None, int | None]] = {}
+        self._masks = MaskMemory()
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
@@ -97,6 +99,7 @@ class LiveSession:
         self._mapper.reset()
         self._frames = 0
         self.carrier.drop()
+        self._masks.clear()
 
     def analyse(self, frame: Frame, timestamp: float | None = None) -> Analysis:
         """Detect or track, smooth, and choose the faces to swap in ``frame``."""
@@ -171,8 +174,15 @@ class LiveSession:
         """Swap the analysed faces into the frame, and keep them for ``carry``."""
         keep = self.settings.carry.enabled
         reference = Reference.of(analysis.frame) if keep else None  # before an in-place swap
+        keys = analysis.ids if len(analysis.ids) == len(analysis.faces) else None
         result = self.engine.swap(
-            analysis.frame, faces=analysis.faces, in_place=in_place, select=False, sources=analysis.sources
+            analysis.frame,
+            faces=analysis.faces,
+            in_place=in_place,
+            select=False,
+            sources=analysis.sources,
+            mask_memory=self._masks,
+            face_keys=keys,
         )
         if reference is not None:
             self.carrier.publish(result, reference, analysis.time)

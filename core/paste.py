@@ -93,6 +93,7 @@ def paste_into(
     blend: float = 1.0,
     detail: float = 0.0,
     original: Frame | None = None,
+    crop_mask: Mask | None = None,
     coverage: np.ndarray | None = None,
 ) -> PasteRegion | None:
     """Blend ``swapped`` (aligned with ``matrix``) into ``frame`` in place; return what changed.
@@ -104,6 +105,8 @@ def paste_into(
     this is exactly the reference recipe; at 1 a swapper that returns its input gives back the
     frame unchanged, and a real swap keeps the target's sharpness in skin and hair without ghosts
     of the target's features.
+    ``crop_mask`` (S x S, 0..1, in the crop's space: box, occlusion, region and mouth masks) is
+    carried through the same inverse warp and multiplied into the blend mask.
     """
     height, width = frame.shape[:2]
     size = swapped.shape[0]
@@ -120,6 +123,8 @@ def paste_into(
     # frame that held pixels of that frame (``crop_coverage``); by default all of it.
     white = cv2.warpAffine(_white(size) if coverage is None else coverage, local, dsize, borderValue=0.0)
     mask = blend_mask(white)
+    if crop_mask is not None:
+        mask *= cv2.warpAffine(crop_mask, local, dsize, borderValue=0.0)
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))
     fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)

@@ -1,8 +1,8 @@
 """The filter's properties panel, its defaults, and reading OBS's stored settings into FilterSettings.
 
 Keys are FilterSettings' field names. Three keys are only shown, never read: ``status`` (provider,
-processed fps, latency, last error), ``licence`` (of the chosen swapper) and ``restore_licence``
-(of the chosen face restorer).
+processed fps, latency, last error), ``licence`` (of the chosen swapper), ``restore_licence``
+(of the chosen face restorer) and ``mask_licence`` (of the models behind the enabled masks).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .settings import GENDERS, LABEL_POSITIONS, MAX_SLOTS, PIXEL_BOOSTS, SELECTI
 STATUS_KEY = "status"
 LICENCE_KEY = "licence"
 RESTORE_LICENCE_KEY = "restore_licence"
+MASK_LICENCE_KEY = "mask_licence"
 IMAGE_FILTER = b"Images (*.jpg *.jpeg *.png *.webp *.bmp);;All files (*.*)"
 FACE_MODEL_FILTER = b"Face models (*.safetensors *.npz)"
 _SELECTION_LABELS = {
@@ -48,8 +49,24 @@ _DEPENDENT = {
         for n in range(1, MAX_SLOTS + 1)
         for part in ("images", "face_model", "target")
     },
+    "mask_box": {f"mask_padding_{side}": (True,) for side in ("top", "right", "bottom", "left")}
+    | {"mask_blur": (True,)},
+    "mask_occlusion": {"occluder": (True,)},
+    "mask_region": {"mask_regions": (True,)},
+    "mask_mouth": {"mouth_from": (True,)},
 }
 """Which properties show only for some values of another."""
+MASK_SWITCHES = (
+    ("mask_box", "Box mask (padding, blur)"),
+    ("mask_occlusion", "Occlusion mask (hands, objects in front of the face)"),
+    ("mask_region", "Region mask (face parser)"),
+    ("mask_mouth", "Keep the target's mouth"),
+)
+MASK_MODELS = (
+    ("occluder", "Occlusion model", "occluder"),
+    ("parser", "Face parser", "parser"),
+    ("landmarker", "Landmark model (mouth)", "landmarker"),
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,12 @@ def show_licence(obs: Libobs, data: int) -> None:
     restorer = text(obs.obs_data_get_string(data, b"restore_model"))
     restore_licence = catalog.licence_of(restorer) if restorer else "no restoration"
     obs.obs_data_set_string(data, _b(RESTORE_LICENCE_KEY), _b(restore_licence))
+    masks = FilterSettings.from_values(read_values(obs, data)).mask_settings()
+    used = [("occluder", masks.occluder)] if "occlusion" in masks.types else []
+    used += [("parser", masks.parser)] if masks.uses_parser else []
+    used += [("landmarker", masks.landmarker)] if masks.uses_landmarker else []
+    lines = "; ".join(f"{what} {name}: {catalog.licence_of(name)}" for what, name in used)
+    obs.obs_data_set_string(data, _b(MASK_LICENCE_KEY), _b(lines or "no mask model in use"))
 
 
 def build(
@@ -248,6 +271,26 @@ def build(
         "label_position", "Label position", [(p.replace("-", " ").capitalize(), p) for p in LABEL_POSITIONS]
     )
     obs.obs_properties_add_int_slider(props, b"label_size", b"Label size (% of frame height)", 2, 20, 1)
+    for key, label in MASK_SWITCHES:
+        switch = obs.obs_properties_add_bool(props, _b(key), _b(label))
+        obs.obs_property_set_modified_callback2(switch, callbacks.modified, instance)
+    for side in ("top", "right", "bottom", "left"):
+        obs.obs_properties_add_float_slider(
+            props, _b(f"mask_padding_{side}"), _b(f"Box padding {side} (%)"), 0.0, 100.0, 1.0
+        )
+    obs.obs_properties_add_float_slider(props, b"mask_blur", b"Box edge blur", 0.0, 1.0, 0.01)
+    for key, label, kind in MASK_MODELS:
+        chosen = models(key, label, kind, getattr(current, key))
+        obs.obs_property_set_modified_callback2(chosen, callbacks.modified, instance)
+    obs.obs_properties_add_text(
+        props, b"mask_regions", b"Face regions swapped (e.g. skin,nose,upper-lip)", OBS_TEXT_DEFAULT
+    )
+    mouth = string_list(
+        "mouth_from", "Mouth from", [("Face parser", "parser"), ("106 landmarks", "landmarks")]
+    )
+    obs.obs_property_set_modified_callback2(mouth, callbacks.modified, instance)
+    obs.obs_properties_add_int_slider(props, b"mask_refresh", b"Recompute masks every N frames", 1, 30, 1)
+    info(MASK_LICENCE_KEY, "Mask model licences")
     _set_visibility(
         obs,
         props,
@@ -255,6 +298,7 @@ def build(
             "selection": current.selection,
             "label_enabled": current.label_enabled,
             "slot_count": current.slot_count,
+            **{key: getattr(current, key) for key, _ in MASK_SWITCHES},
         },
     )
     return props

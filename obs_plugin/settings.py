@@ -13,6 +13,7 @@ from typing import Any
 from ..core.engine import EngineSettings
 from ..core.errors import SettingsError
 from ..core.mapping import SourceSlot
+from ..core.masks import MaskSettings, parse_list
 from ..core.restore import RestoreSettings
 from ..core.select import FaceSelection
 
@@ -23,6 +24,7 @@ PIXEL_BOOSTS = (0, 256, 384, 512)
 MAX_SLOTS = 4
 _ENGINE = EngineSettings()
 _RESTORE = RestoreSettings()
+_MASKS = MaskSettings()
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,24 @@ class FilterSettings:
     slot4_images: tuple[str, ...] = ()
     slot4_face_model: str = ""
     slot4_target: str = "3"
+    mask_box: bool = False
+    mask_occlusion: bool = False
+    mask_region: bool = False
+    mask_mouth: bool = False
+    mask_padding_top: float = 0.0
+    mask_padding_right: float = 0.0
+    mask_padding_bottom: float = 0.0
+    mask_padding_left: float = 0.0
+    """Box mask padding per side, in % of the face crop."""
+    mask_blur: float = _MASKS.blur
+    occluder: str = _MASKS.occluder
+    parser: str = _MASKS.parser
+    mask_regions: str = ",".join(_MASKS.regions)
+    """Region mask: the parser's classes the swap covers, comma-separated."""
+    mouth_from: str = _MASKS.mouth_from
+    landmarker: str = _MASKS.landmarker
+    mask_refresh: int = 10
+    """Recompute a tracked face's occlusion, region and mouth masks every N frames."""
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> FilterSettings:
@@ -161,7 +181,31 @@ class FilterSettings:
             pixel_boost=self.pixel_boost,
             blend=self.blend,
             restore=RestoreSettings(self.restore_model, self.restore_blend, self.restore_fidelity),
+            masks=self.mask_settings(),
         ).validate()
+
+    def mask_settings(self) -> MaskSettings:
+        flags = zip(
+            ("box", "occlusion", "region", "mouth"),
+            (self.mask_box, self.mask_occlusion, self.mask_region, self.mask_mouth),
+            strict=True,
+        )
+        return MaskSettings(
+            types=tuple(name for name, on in flags if on),
+            padding=(
+                self.mask_padding_top,
+                self.mask_padding_right,
+                self.mask_padding_bottom,
+                self.mask_padding_left,
+            ),
+            blur=self.mask_blur,
+            occluder=self.occluder,
+            parser=self.parser,
+            regions=parse_list(self.mask_regions, "Face regions"),
+            mouth_from=self.mouth_from,
+            landmarker=self.landmarker,
+            refresh_every=self.mask_refresh,
+        )
 
     def source_key(self) -> tuple[object, ...]:
         """What the source identity depends on: it is analysed again only when this changes."""

@@ -725,3 +725,36 @@ def test_requirements_never_name_an_onnxruntime_build() -> None:
     names = {requirement_name(r) for r in pack_requirements(REPO)}
     assert "numpy" in names and not names & set(ORT_PACKAGES)
     assert "torch" not in names
+# ---------------------------------------------------------------- masks
+def test_swap_face_masks_and_the_face_mask_node(
+    model: Engine, comfy: FakeComfy, comfy_base: Path, photo: Callable
+) -> None:
+    from inswapper_live.core.synthetic_masks import MARKER_BGR, make_occluder
+
+    make_occluder(comfy_base / "models" / "inswapper_live" / "xseg_contract.onnx")
+    assert "xseg_contract.onnx" in comfy_nodes.SwapFace.INPUT_TYPES()["optional"]["occluder"][0]
+    target = photo("obama_official_portrait.jpg")
+    face = model.detect(target)[0]
+    (ex, ey), (nx, _), (_, my) = face.kps[0], face.kps[2], face.kps[3]
+    x0, y0, x1, y1 = int(ex - 10), int(ey + 10), int(nx + 5), int(my)
+    covered = target.copy()
+    covered[y0:y1, x0:x1] = MARKER_BGR
+    inside = np.zeros(target.shape[:2], bool)
+    inside[y0 + 12 : y1 - 12, x0 + 12 : x1 - 12] = True
+    source = extract(model, to_image(photo("biden_portrait.jpg")))
+    images = to_image(covered)
+    plain, _ = swap(model, source, images)
+    assert bool((plain[0][torch.from_numpy(inside)] != images[0][torch.from_numpy(inside)]).any())
+    out, swap_mask = swap(model, source, images, face_masks="occlusion", occluder="xseg_contract.onnx")
+    keep = torch.from_numpy(inside)
+    assert torch.equal(out[0][keep], images[0][keep]) and float(swap_mask[0][keep].max()) == 0.0
+    (mask,) = comfy_nodes.FaceMask().mask(
+        model, torch.cat([images, images]), "all", "left-right", "occlusion", "0,0,0,0", 0.0,
+        "skin", "parser", "xseg_contract.onnx", "faceparser_resnet34.onnx", "2d106det.onnx",
+    )  # fmt: skip
+    assert mask.shape == (2, *target.shape[:2]) and torch.equal(mask[0], mask[1])
+    assert float(mask[0][keep].max()) == 0.0
+    eye = int(face.kps[1, 1]), int(face.kps[1, 0])
+    assert float(mask[0][eye]) > 0.99 and float(mask[0][:, :20].max()) == 0.0
+    with pytest.raises(ModelNotFoundError, match=r"occluder model 'no_such\.onnx'"):
+        swap(model, source, images, face_masks="occlusion", occluder="no_such.onnx")
