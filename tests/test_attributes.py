@@ -103,7 +103,7 @@ def test_engine_swaps_only_the_faces_of_the_chosen_gender_and_age(
 
 
 def test_cli_faces_gender_with_a_map(
-    tmp_path: Path, genderage: Path, cli_models: list[str], data_dir: Path, faces_dir: Path, caplog
+    tmp_path: Path, genderage: Path, cli_models: list[str], yunet: Path, faces_dir: Path, caplog
 ) -> None:
     """Map indices count the faces the gender filter keeps: 0 is the leftmost woman."""
     models = [*cli_models, "--genderage", str(genderage)]
@@ -117,9 +117,7 @@ def test_cli_faces_gender_with_a_map(
 
     mapped = swap("mapped", "--faces", "gender:female", "--map", f"0={source}")
     image = read(target)
-    faces = load_detector(
-        data_dir / "models" / "det_2.5g.onnx", DetectorSettings(), RuntimeSettings()
-    ).detect(image)
+    faces = load_detector(yunet, DetectorSettings(), RuntimeSettings()).detect(image)
     GenderAge(genderage, RuntimeSettings()).predict(image, faces)
     ordered = sorted(faces, key=lambda f: f.center_x)
     index = next(i for i, f in enumerate(ordered) if f.gender == 0)

@@ -40,7 +40,7 @@ def test_state_of_earlier_runs_is_kept(monkeypatch, tmp_path: Path) -> None:
     assert install_cli._read_state() == {}
 
 
-def _stand_ins_as_real(monkeypatch, models: Path, data_dir: Path) -> None:
+def _stand_ins_as_real(monkeypatch, models: Path, scrfd_500m: Path) -> None:
     """Stand-in swapper and recogniser whose checksums a patched manifest declares, and real det_500m."""
     import hashlib
 
@@ -50,7 +50,7 @@ def _stand_ins_as_real(monkeypatch, models: Path, data_dir: Path) -> None:
 
     swapper = synthetic.make_swapper(models / "inswapper_128.onnx", 128, seed=3)
     recognizer = synthetic.make_recognizer(models / "w600k_r50.onnx")
-    shutil.copy(data_dir / "models" / "det_500m.onnx", models / "det_500m.onnx")
+    shutil.copy(scrfd_500m, models / "det_500m.onnx")
     text = resolve_module.MANIFEST_PATH.read_text(encoding="utf-8")
     for name, path in (("inswapper_128", swapper), ("w600k_r50", recognizer)):
         for version in load_manifest().models[name].versions:
@@ -61,7 +61,7 @@ def _stand_ins_as_real(monkeypatch, models: Path, data_dir: Path) -> None:
 
 
 def test_the_summary_suggests_a_swap_command_that_runs(
-    monkeypatch, data_dir: Path, tmp_path: Path, capsys
+    monkeypatch, scrfd_500m: Path, tmp_path: Path, capsys
 ) -> None:
     """det_10g missing, det_500m installed: the suggested command names det_500m, and it runs."""
     from inswapper_live.core.cli import main as cli_main
@@ -71,7 +71,7 @@ def test_the_summary_suggests_a_swap_command_that_runs(
     monkeypatch.delenv("INSWAPPER_LIVE_MODELS", raising=False)
     monkeypatch.delenv("COMFYUI_DIR", raising=False)
     models = tmp_path / "models"
-    _stand_ins_as_real(monkeypatch, models, data_dir)
+    _stand_ins_as_real(monkeypatch, models, scrfd_500m)
     install_cli._summary(install_cli._Run(), [], models, None, packages_ok=True)
     (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("   Swap:")]
     command = shlex.split(line.removeprefix("   Swap:"))
@@ -88,6 +88,9 @@ def test_the_summary_suggests_a_swap_command_that_runs(
 
 
 def test_a_skipped_self_check_mentions_no_stand_ins(monkeypatch, tmp_path: Path, capsys) -> None:
+    from inswapper_live.core import resolve as resolve_module
+
+    monkeypatch.setattr(resolve_module, "PACKAGED_MODELS", tmp_path / "no-packaged-yunet")  # no detector at all
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("INSWAPPER_LIVE_MODELS", raising=False)
     monkeypatch.delenv("COMFYUI_DIR", raising=False)

@@ -358,7 +358,7 @@ def test_cli_swap_with_occlusion_and_mouth_masks(
 
 
 def test_mask_models_are_in_the_manifest_and_fetched_only_on_demand(tmp_path, caplog) -> None:
-    from inswapper_live.core.install_models import ModelSources, install_models, missing_report
+    from inswapper_live.core.install.models import ModelSources, install_models, missing_report
     from inswapper_live.core.manifest import load_manifest
 
     manifest = load_manifest()
@@ -411,7 +411,7 @@ def test_mask_standins_hit_their_cost_and_have_the_contract(tmp_path, name) -> N
 
 
 def test_bench_prints_mask_stage_times_and_the_overhead_ratio(
-    capsys, swapper_128, mask_models, data_dir
+    capsys, swapper_128, mask_models
 ) -> None:
     from inswapper_live.core.cli import main
 
