@@ -61,8 +61,19 @@ def model_choices(kind: str) -> list[str]:
     return missing + listed + unknown
 
 
+_KIND_NAMES = {
+    ModelKind.SWAPPER: "swapper",
+    ModelKind.RECOGNIZER: "recognizer",
+    ModelKind.RESTORER: "restorer",
+    ModelKind.OCCLUDER: "occluder",
+    ModelKind.PARSER: "parser",
+    ModelKind.LANDMARKER: "landmarker",
+}
+"""The manifest's kind name for each kind an unknown file's signature shows."""
+
+
 def _kind_of(relative: str) -> str | None:
-    """``swapper``, ``detector``, ``recognizer`` or ``restorer`` from the file's ONNX signature; None otherwise."""
+    """The manifest's kind (``swapper``, ``detector``, ``occluder``, ...) from the file's ONNX signature."""
     path = comfy_adapter.model_path(relative)
     try:
         kind = kind_of_file(path) if path is not None else None
@@ -72,7 +83,7 @@ def _kind_of(relative: str) -> str | None:
         return None
     if kind in DETECTORS:
         return "detector"
-    return {ModelKind.SWAPPER: "swapper", ModelKind.RECOGNIZER: "recognizer", ModelKind.RESTORER: "restorer"}.get(kind)
+    return _KIND_NAMES.get(kind)
 
 
 def provider_choices() -> list[str]:

@@ -94,12 +94,12 @@ def _add_mask_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--mask", default="", help=f"comma list of {', '.join(MASK_TYPES)} (default: the reference mask)"
     )
-    g.add_argument("--mask-padding", default="0", help="box mask: top,right,bottom,left in %% of the crop")
+    g.add_argument("--mask-padding", default="0", help="box mask: top,right,bottom,left in %% of the crop (default %(default)s)")
     g.add_argument(
         "--mask-blur", type=float, default=d.blur, help="box mask edge blur 0..1 (default %(default)s)"
     )
     g.add_argument(
-        "--mask-regions", default=",".join(d.regions), help="region mask: parser classes the swap covers"
+        "--mask-regions", default=",".join(d.regions), help="region mask: parser classes the swap covers (default %(default)s)"
     )
     g.add_argument(
         "--occluder", default=d.occluder, help="occlusion model name or path (default %(default)s)"

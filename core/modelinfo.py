@@ -22,6 +22,9 @@ class ModelKind(enum.Enum):
     YUNET = "face detector (YuNet)"
     RECOGNIZER = "face recogniser (ArcFace)"
     RESTORER = "face restorer (GFPGAN, CodeFormer, GPEN-BFR)"
+    OCCLUDER = "occlusion mask model (XSeg)"
+    PARSER = "face parser (BiSeNet, 19 classes)"
+    LANDMARKER = "106-point landmark model (2d106det)"
 
 
 DETECTORS = frozenset({ModelKind.SCRFD, ModelKind.YUNET})
@@ -104,6 +107,10 @@ def classify(sig: Signature) -> ModelKind | None:
             return ModelKind.RESTORER
     if len(ins) == 1 and len(outs) == 1 and _is_restored(ins[0], outs[0]):
         return ModelKind.RESTORER
+    if len(ins) == 1 and outs and ins[0].rank == 4 and 3 in (ins[0].dim(1), ins[0].dim(3)):
+        kind = _mask_kind(outs)
+        if kind is not None:
+            return kind
     if len(ins) != 1 or not _is_image(ins[0]):
         return None
     names = {t.name for t in outs}
@@ -114,6 +121,18 @@ def classify(sig: Signature) -> ModelKind | None:
     size = ins[0].dim(2)
     if len(outs) == 1 and size and size == ins[0].dim(3) and size % 112 == 0 and outs[0].shape[-1] == 512:
         return ModelKind.RECOGNIZER
+    return None
+
+
+def _mask_kind(outs: tuple[Tensor, ...] | list[Tensor]) -> ModelKind | None:
+    """XSeg: one mask channel out (NCHW or NHWC); BiSeNet: 19 class maps; 2d106det: 212 numbers."""
+    out = outs[0]
+    if out.rank == 4 and 19 in (out.dim(1), out.dim(3)):
+        return ModelKind.PARSER
+    if len(outs) == 1 and out.rank == 4 and 1 in (out.dim(1), out.dim(3)):
+        return ModelKind.OCCLUDER
+    if len(outs) == 1 and out.rank == 2 and out.dim(1) == 212:
+        return ModelKind.LANDMARKER
     return None
 
 

@@ -743,9 +743,9 @@ def test_swap_face_masks_and_the_face_mask_node(
     inside[y0 + 12 : y1 - 12, x0 + 12 : x1 - 12] = True
     source = extract(model, to_image(photo("biden_portrait.jpg")))
     images = to_image(covered)
-    plain, _ = swap(model, source, images)
+    plain, _, _ = swap(model, source, images)
     assert bool((plain[0][torch.from_numpy(inside)] != images[0][torch.from_numpy(inside)]).any())
-    out, swap_mask = swap(model, source, images, face_masks="occlusion", occluder="xseg_contract.onnx")
+    out, swap_mask, _ = swap(model, source, images, face_masks="occlusion", occluder="xseg_contract.onnx")
     keep = torch.from_numpy(inside)
     assert torch.equal(out[0][keep], images[0][keep]) and float(swap_mask[0][keep].max()) == 0.0
     (mask,) = comfy_nodes.FaceMask().mask(

@@ -425,3 +425,22 @@ def test_bench_prints_mask_stage_times_and_the_overhead_ratio(
     row = next(line for line in out.splitlines() if "mask overhead ratio" in line)
     assert "occlusion" in row and "region" in row and "720p 1 face(s)" in row
     float(row.split("mask overhead ratio ")[1].split()[0])
+
+
+def test_mask_models_are_known_by_their_signature(mask_models, yunet, recognizer, identity_128) -> None:
+    """Files the manifest does not know are listed (ComfyUI, OBS) under the kind their ONNX signature shows."""
+    from inswapper_live.core.modelinfo import ModelKind, Signature, classify
+
+    expected = {
+        "xseg_nhwc": ModelKind.OCCLUDER,
+        "xseg_nchw": ModelKind.OCCLUDER,
+        "parser": ModelKind.PARSER,
+        "parser_dynamic": ModelKind.PARSER,
+        "landmarker": ModelKind.LANDMARKER,
+        "landmarker_plain": ModelKind.LANDMARKER,
+    }
+    for name, kind in expected.items():
+        assert classify(Signature.of_file(mask_models[name])) is kind, name
+    others = {yunet: ModelKind.YUNET, recognizer: ModelKind.RECOGNIZER, identity_128: ModelKind.SWAPPER}
+    for path, kind in others.items():
+        assert classify(Signature.of_file(path)) is kind, path.name
