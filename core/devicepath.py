@@ -316,6 +316,7 @@ class DevicePath:
         self.swapper = swapper
         self.providers = swapper.session.get_providers()
         self.device = swapper.device
+        self.enabled = True
         self._sessions: dict[tuple, ort.InferenceSession] = {}
 
     def _session(self, key: tuple, build) -> ort.InferenceSession:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .align import warp_face
+from .align import estimate_norm, warp_face
 from .detect import Detector, DetectorSettings, load_detector
+from .devicepath import DevicePath, wanted
 from .errors import NoFaceError, SettingsError
 from .paste import PasteRegion, paste_into
 from .recognize import Recognizer
@@ -52,6 +53,8 @@ class EngineSettings:
     """1 is a full swap, 0 leaves the face as it was."""
     detail: float = 1.0
     """Share of the target's fine detail (finer than the crop) added back where the swap kept its structure; 0 is the reference recipe."""
+    device_path: str = "auto"
+    """Warps, blob, paste on the swapper's device (core.devicepath): auto (GPU providers), on, off."""
 
     def validate(self) -> EngineSettings:
         if not 0.0 <= self.blend <= 1.0:
@@ -64,6 +67,8 @@ class EngineSettings:
             raise SettingsError(f"det_size is {self.det_size}; use a multiple of 32 such as 320 or 640.")
         if self.pixel_boost and (self.pixel_boost % 128 or not 128 <= self.pixel_boost <= 1024):
             raise SettingsError(f"pixel_boost is {self.pixel_boost}; use 0 (off), 256, 384 or 512.")
+        if self.device_path not in ("auto", "on", "off"):
+            raise SettingsError(f"device_path is {self.device_path!r}; use auto, on or off.")
         if self.max_faces < 0 or self.threads < 0:
             raise SettingsError("max_faces and threads must be 0 or more.")
         return self
@@ -103,6 +108,7 @@ class _State:
     source: SourceFace | None = None
     latent: np.ndarray | None = None
     reference: Embedding | None = None
+    device: DevicePath | None = None
 
 
 class Engine:
@@ -130,7 +136,16 @@ class Engine:
             swapper = Swapper(swap_path, runtime)
         source = old.source if old else None
         latent = swapper.latent(source.embedding) if source is not None else None
-        return _State(settings, detector, det_path, swapper, source, latent, old.reference if old else None)
+        device = None
+        if wanted(settings.device_path, swapper):
+            device = (
+                old.device
+                if old is not None and old.swapper is swapper and old.device
+                else DevicePath(swapper)
+            )
+        return _State(
+            settings, detector, det_path, swapper, source, latent, old.reference if old else None, device
+        )
 
     @property
     def settings(self) -> EngineSettings:
@@ -273,6 +288,9 @@ class Engine:
         size = max(state.settings.pixel_boost, state.swapper.size)
         if size % state.swapper.size:
             size = state.swapper.size
+        regions = self._device_swap(state, out, targets, size)
+        if regions is not None:
+            return SwapResult(out, list(faces), targets, regions)
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         swapped = state.swapper.swap_crops([crop for crop, _ in warped], state.latent)
         regions = []
@@ -282,3 +300,24 @@ class Engine:
             if region is not None:
                 regions.append(region)
         return SwapResult(out, list(faces), targets, regions)
+
+    def _device_swap(
+        self, state: _State, out: Frame, targets: list[Face], size: int
+    ) -> list[PasteRegion] | None:
+        """The device path's regions, or None for the CPU path (no device path, detail on, overlap).
+
+        A device path that fails is turned off for this engine, with a warning: the CPU path
+        still gives the same frames.
+        """
+        device = state.device
+        if device is None or state.settings.detail > 0.0 or not device.enabled:
+            return None
+        try:
+            matrices = [estimate_norm(f.kps, size) for f in targets]
+            return device.swap(out, matrices, size, state.settings.blend, state.latent)
+        except Exception as error:  # an op the provider lacks: keep streaming on the CPU path
+            if state.settings.device_path == "on":
+                raise
+            device.enabled = False
+            log.warning("The device frame path failed (%s); this engine uses the CPU path.", error)
+            return None
