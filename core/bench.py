@@ -255,6 +255,10 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--pipeline-frames", type=int, default=20)
     parser.add_argument("--pixel-boost", type=int, default=0)
+    parser.add_argument("--detail", type=float, help="engine detail (default: the engine's); the device path needs 0")
+    parser.add_argument(
+        "--device-path", default="auto", choices=("auto", "on", "off"), help="frame path on the swapper's device"
+    )
     parser.add_argument(
         "--detect-every", type=int, default=1, help="live pipeline: detector on every Nth frame"
     )
@@ -306,6 +310,8 @@ def run(argv: list[str] | None = None) -> int:
                 provider=provider,
                 pixel_boost=args.pixel_boost,
                 faces=FaceSelection(),
+                device_path=args.device_path,
+                **({} if args.detail is None else {"detail": args.detail}),
             )
         )
         engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
