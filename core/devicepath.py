@@ -95,6 +95,42 @@ def _model(nodes, inputs, outputs, initializers) -> bytes:
     return model.SerializeToString()
 
 
+def _frame_sampler(
+    prefix: str, theta: str, points: str, count: int, rows: int, cols: int, rgb: bool
+) -> tuple[list, list]:
+    """Nodes sampling the uint8 HWC ``frame`` bilinearly (zeros outside, align_corners=0).
+
+    ``theta`` [B, 2, 3] maps the (x, y, 1) ``points`` of each face to frame-normalised
+    coordinates; the result ``prefix`` is [count, 3, rows, cols] float 0..255 (RGB if ``rgb``).
+    One image and one tall grid with every face stacked along y: the frame is never copied per face.
+    """
+    p = prefix
+    nodes = [
+        helper.make_node("Cast", ["frame"], [f"{p}_f"], to=TensorProto.FLOAT),
+        helper.make_node("Transpose", [f"{p}_f"], [f"{p}_chw"], perm=[2, 0, 1]),
+    ]
+    image = f"{p}_chw"
+    if rgb:
+        nodes.append(helper.make_node("Gather", [image, f"{p}_rgb"], [f"{p}_rgbchw"], axis=0))
+        image = f"{p}_rgbchw"
+    nodes += [
+        helper.make_node("Unsqueeze", [image, f"{p}_ax0"], [f"{p}_image"]),
+        helper.make_node("Transpose", [theta], [f"{p}_theta_t"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", [points, f"{p}_theta_t"], [f"{p}_grid_flat"]),
+        helper.make_node("Reshape", [f"{p}_grid_flat", f"{p}_grid_shape"], [f"{p}_grid"]),
+        helper.make_node("GridSample", [f"{p}_image", f"{p}_grid"], [f"{p}_tall"]),
+        helper.make_node("Reshape", [f"{p}_tall", f"{p}_planes_shape"], [f"{p}_planes"]),
+        helper.make_node("Transpose", [f"{p}_planes"], [p], perm=[1, 0, 2, 3]),
+    ]
+    inits = [
+        _const(f"{p}_rgb", np.array([2, 1, 0], np.int64)),
+        _const(f"{p}_ax0", np.array([0], np.int64)),
+        _const(f"{p}_grid_shape", np.array([1, count * rows, cols, 2], np.int64)),
+        _const(f"{p}_planes_shape", np.array([3, count, rows, cols], np.int64)),
+    ]
+    return nodes, inits
+
+
 def crops_model(height: int, width: int, faces: int, size: int, k: int, dtype: int, split: bool) -> bytes:
     """frame uint8 [H,W,3] BGR + theta [B,2,3] (crop pixel -> frame normalised) -> RGB 0..1 tiles.
 
@@ -103,20 +139,8 @@ def crops_model(height: int, width: int, faces: int, size: int, k: int, dtype: i
     """
     tiles = faces * k * k
     f = TensorProto.FLOAT
-    nodes = [
-        helper.make_node("Cast", ["frame"], ["framef"], to=f),
-        helper.make_node("Transpose", ["framef"], ["chw"], perm=[2, 0, 1]),
-        helper.make_node("Gather", ["chw", "rgb"], ["rgbchw"], axis=0),
-        helper.make_node("Unsqueeze", ["rgbchw", "ax0"], ["image"]),
-        helper.make_node("Transpose", ["theta"], ["theta_t"], perm=[0, 2, 1]),
-        helper.make_node("MatMul", ["points", "theta_t"], ["grid_flat"]),
-        # One image, one tall grid: all tiles stacked along y, so the frame is never copied per face.
-        helper.make_node("Reshape", ["grid_flat", "grid_shape"], ["grid"]),
-        helper.make_node(
-            "GridSample", ["image", "grid"], ["sampled"]
-        ),  # bilinear, zeros outside, align_corners=0
-        helper.make_node("Reshape", ["sampled", "planes_shape"], ["planes"]),
-        helper.make_node("Transpose", ["planes"], ["tiles255"], perm=[1, 0, 2, 3]),
+    nodes, sampler = _frame_sampler("tiles255", "theta", "points", tiles, size, size, rgb=True)
+    nodes += [
         helper.make_node("Mul", ["tiles255", "inv255"], ["tilesf"]),
         helper.make_node("Cast", ["tilesf"], ["tiles"], to=dtype),
     ]
@@ -126,11 +150,8 @@ def crops_model(height: int, width: int, faces: int, size: int, k: int, dtype: i
         nodes.append(helper.make_node("Split", ["tiles"], names, axis=0))
         outputs = [helper.make_tensor_value_info(n, dtype, [1, 3, size, size]) for n in names]
     inits = [
-        _const("rgb", np.array([2, 1, 0], np.int64)),
-        _const("ax0", np.array([0], np.int64)),
+        *sampler,
         _const("points", _tile_grid(size, k)),
-        _const("grid_shape", np.array([1, tiles * size, size, 2], np.int64)),
-        _const("planes_shape", np.array([3, tiles, size, size], np.int64)),
         _const("inv255", np.array(1.0 / 255.0, np.float32)),
     ]
     inputs = [
@@ -192,18 +213,11 @@ def paste_model(
         helper.make_node("Conv", ["blur_h", "blur_y"], ["blurred"], group=faces, pads=[pad, 0, pad, 0]),
         helper.make_node("Reshape", ["blurred", "mask_shape"], ["mask_full"]),
         helper.make_node("Mul", ["mask_full", "blend"], ["mask"]),
-        # The frame's pixels under each region (exact: the grid hits pixel centres).
-        helper.make_node("Cast", ["frame"], ["framef"], to=f),
-        helper.make_node("Transpose", ["framef"], ["chw"], perm=[2, 0, 1]),
-        helper.make_node("Unsqueeze", ["chw", "ax0"], ["image"]),
-        helper.make_node("Transpose", ["to_frame"], ["to_frame_t"], perm=[0, 2, 1]),
-        helper.make_node("MatMul", ["points", "to_frame_t"], ["roi_grid_flat"]),
-        helper.make_node("Reshape", ["roi_grid_flat", "tall_grid_shape"], ["roi_grid"]),
-        helper.make_node(
-            "GridSample", ["image", "roi_grid"], ["roi_tall"]
-        ),  # bilinear, zeros outside, align_corners=0
-        helper.make_node("Reshape", ["roi_tall", "roi_planes"], ["roi_planes_v"]),
-        helper.make_node("Transpose", ["roi_planes_v"], ["roi"], perm=[1, 0, 2, 3]),
+    ]
+    # The frame's pixels under each region (exact: the grid hits pixel centres).
+    roi_nodes, sampler = _frame_sampler("roi", "to_frame", "points", faces, region, region, rgb=False)
+    nodes += roi_nodes
+    nodes += [
         helper.make_node("Mul", ["fake01", "k255"], ["fake"]),
         helper.make_node("Sub", ["fake", "roi"], ["diff"]),
         helper.make_node("Mul", ["diff", "mask"], ["change"]),
@@ -233,9 +247,7 @@ def paste_model(
         _const("group_shape", np.array([1, faces, region, region], np.int64)),
         _const("mask_shape", np.array([faces, 1, region, region], np.int64)),
         _const("masks_shape", np.array([faces, region, region], np.int64)),
-        _const("ax0", np.array([0], np.int64)),
-        _const("tall_grid_shape", np.array([1, faces * region, region, 2], np.int64)),
-        _const("roi_planes", np.array([3, faces, region, region], np.int64)),
+        *sampler,
     ]
     dtype_shape = [1, 3, size, size] if split else [tiles, 3, size, size]
     swapped = [f"swapped{i}" for i in range(tiles)] if split else ["swapped"]
