@@ -27,6 +27,7 @@ import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from . import detail
 from .paste import PasteRegion
 from .swap import Swapper
 from .types import Frame, Matrix
@@ -123,7 +124,7 @@ def _frame_sampler(
         helper.make_node("Transpose", [f"{p}_planes"], [p], perm=[1, 0, 2, 3]),
     ]
     inits = [
-        _const(f"{p}_rgb", np.array([2, 1, 0], np.int64)),
+        *([_const(f"{p}_rgb", np.array([2, 1, 0], np.int64))] if rgb else []),
         _const(f"{p}_ax0", np.array([0], np.int64)),
         _const(f"{p}_grid_shape", np.array([1, count * rows, cols, 2], np.int64)),
         _const(f"{p}_planes_shape", np.array([3, count, rows, cols], np.int64)),
@@ -179,15 +180,17 @@ def paste_model(
     nodes = []
     if split:
         nodes.append(helper.make_node("Concat", [f"swapped{i}" for i in range(tiles)], ["swapped"], axis=0))
+        nodes.append(helper.make_node("Concat", [f"original{i}" for i in range(tiles)], ["original"], axis=0))
+    nodes += _crops_from_tiles("crop", "swapped", faces, size, k) + _crops_from_tiles(
+        "orig", "original", faces, size, k
+    )
+    weight_nodes, weight_inits = _detail_weight_nodes(crop)
+    nodes += weight_nodes
     nodes += [
-        helper.make_node("Cast", ["swapped"], ["swappedf"], to=f),
-        helper.make_node("Clip", ["swappedf", "zero", "one"], ["clipped"]),
-        # k^2 tiles of S x S back into one kS x kS crop per face: [B,k,k,3,S,S] -> [B,3,S,k,S,k].
-        helper.make_node("Reshape", ["clipped", "tiles6"], ["t6"]),
-        helper.make_node("Transpose", ["t6"], ["t6t"], perm=[0, 3, 4, 1, 5, 2]),
-        helper.make_node("Reshape", ["t6t", "crop_shape"], ["rgb_crop"]),
         helper.make_node("Gather", ["rgb_crop", "bgr"], ["bgr_crop"], axis=1),
-        helper.make_node("Concat", ["bgr_crop", "ones"], ["bgra_crop"], axis=1),
+        helper.make_node("Gather", ["rgb_orig", "bgr"], ["bgr_orig"], axis=1),
+        # One warp for all that goes back: swap (3), coverage (1), detail weight (1), original (3).
+        helper.make_node("Concat", ["bgr_crop", "ones", "dweight", "bgr_orig"], ["bgra_crop"], axis=1),
         helper.make_node("Transpose", ["to_crop"], ["to_crop_t"], perm=[0, 2, 1]),
         helper.make_node("MatMul", ["points", "to_crop_t"], ["crop_grid_flat"]),
         helper.make_node("Reshape", ["crop_grid_flat", "grid_shape"], ["crop_grid"]),
@@ -196,6 +199,8 @@ def paste_model(
         ),  # bilinear, zeros outside, align_corners=0
         helper.make_node("Slice", ["warped", "c0", "c3", "c1"], ["fake01"]),
         helper.make_node("Slice", ["warped", "c3", "c4", "c1"], ["cover"]),
+        helper.make_node("Slice", ["warped", "c4", "c5", "c1"], ["dweight_roi"]),
+        helper.make_node("Slice", ["warped", "c5", "c8", "c1"], ["unwarped01"]),
         # The reference mask: coverage > 20/255 is 1 (values at or below keep their own), then
         # eroded (a pixel stays only if no uncovered pixel is in its window), then blurred.
         helper.make_node("Greater", ["cover", "thresh"], ["covered"]),
@@ -218,7 +223,14 @@ def paste_model(
     roi_nodes, sampler = _frame_sampler("roi", "to_frame", "points", faces, region, region, rgb=False)
     nodes += roi_nodes
     nodes += [
-        helper.make_node("Mul", ["fake01", "k255"], ["fake"]),
+        helper.make_node("Mul", ["fake01", "k255"], ["fake_plain"]),
+        # Detail: fake + amount * weight * (roi - unwarped original), clipped (detail.add_detail).
+        helper.make_node("Mul", ["unwarped01", "k255"], ["unwarped"]),
+        helper.make_node("Sub", ["roi", "unwarped"], ["fine"]),
+        helper.make_node("Mul", ["dweight_roi", "detail"], ["dscale"]),
+        helper.make_node("Mul", ["fine", "dscale"], ["gain"]),
+        helper.make_node("Add", ["fake_plain", "gain"], ["fake_detail"]),
+        helper.make_node("Clip", ["fake_detail", "zero", "k255"], ["fake"]),
         helper.make_node("Sub", ["fake", "roi"], ["diff"]),
         helper.make_node("Mul", ["diff", "mask"], ["change"]),
         helper.make_node("Add", ["roi", "change"], ["blended"]),
@@ -244,13 +256,20 @@ def paste_model(
         _const("c1", np.array([1], np.int64)),
         _const("c3", np.array([3], np.int64)),
         _const("c4", np.array([4], np.int64)),
+        _const("c5", np.array([5], np.int64)),
+        _const("c8", np.array([8], np.int64)),
+        *weight_inits,
         _const("group_shape", np.array([1, faces, region, region], np.int64)),
         _const("mask_shape", np.array([faces, 1, region, region], np.int64)),
         _const("masks_shape", np.array([faces, region, region], np.int64)),
         *sampler,
     ]
     dtype_shape = [1, 3, size, size] if split else [tiles, 3, size, size]
-    swapped = [f"swapped{i}" for i in range(tiles)] if split else ["swapped"]
+    swapped = (
+        [f"{n}{i}" for n in ("swapped", "original") for i in range(tiles)]
+        if split
+        else ["swapped", "original"]
+    )
     inputs = [helper.make_tensor_value_info(n, dtype, dtype_shape) for n in swapped] + [
         helper.make_tensor_value_info("frame", TensorProto.UINT8, [height, width, 3]),
         helper.make_tensor_value_info("to_crop", f, [faces, 2, 3]),
@@ -260,12 +279,103 @@ def paste_model(
         helper.make_tensor_value_info("blur_x", f, [faces, 1, 1, kmax]),
         helper.make_tensor_value_info("blur_y", f, [faces, 1, kmax, 1]),
         helper.make_tensor_value_info("blend", f, [faces, 1, 1, 1]),
+        helper.make_tensor_value_info("detail", f, [faces, 1, 1, 1]),
     ]
     outputs = [
         helper.make_tensor_value_info("regions", TensorProto.UINT8, [faces, region, region, 3]),
         helper.make_tensor_value_info("masks", f, [faces, region, region]),
     ]
     return _model(nodes, inputs, outputs, inits)
+
+
+def _gauss_size(sigma: float) -> int:
+    """The kernel OpenCV's GaussianBlur picks for a float image and ``sigma`` (ksize (0, 0))."""
+    return int(np.floor(sigma * 8 + 1 + 0.5)) | 1
+
+
+def _blur_nodes(x: str, out: str, sigma: float, tag: str) -> tuple[list, list]:
+    """Separable Gaussian blur of [N, 1, H, W] ``x`` with reflected borders (BORDER_REFLECT_101)."""
+    size = _gauss_size(sigma)
+    r = size // 2
+    kernel = cv2.getGaussianKernel(size, sigma, cv2.CV_32F).ravel()
+    nodes = [
+        helper.make_node("Pad", [x, f"{tag}_pads"], [f"{tag}_padded"], mode="reflect"),
+        helper.make_node("Conv", [f"{tag}_padded", f"{tag}_ky"], [f"{tag}_v"]),
+        helper.make_node("Conv", [f"{tag}_v", f"{tag}_kx"], [out]),
+    ]
+    inits = [
+        _const(f"{tag}_pads", np.array([0, 0, r, r, 0, 0, r, r], np.int64)),
+        _const(f"{tag}_ky", kernel.reshape(1, 1, size, 1)),
+        _const(f"{tag}_kx", kernel.reshape(1, 1, 1, size)),
+    ]
+    return nodes, inits
+
+
+def _detail_weight_nodes(crop: int) -> tuple[list, list]:
+    """``detail.detail_weight`` on the device: ``rgb_crop`` (swap) and ``rgb_orig`` -> ``dweight``.
+
+    Both [B, 3, kS, kS] in 0..1; the weight is [B, 1, kS, kS], compared at ``min(kS, 128)``
+    (area-averaged down, bilinear back up) with the same blurs, thresholds and flat floor.
+    """
+    work = min(crop, detail.WORK)
+    factor = crop // work
+    nodes, inits = (
+        [],
+        [_const("luma_w", np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1) * 255)],
+    )
+    for name in ("crop", "orig"):
+        nodes += [
+            helper.make_node("Mul", [f"rgb_{name}", "luma_w"], [f"{name}_rgbw"]),
+            helper.make_node("ReduceSum", [f"{name}_rgbw", "c1"], [f"{name}_grey_full"], keepdims=1),
+        ]
+        grey = f"{name}_grey_full"
+        if factor > 1:
+            nodes.append(helper.make_node("AveragePool", [grey], [f"{name}_grey"], kernel_shape=[factor, factor],
+                                          strides=[factor, factor]))  # fmt: skip
+            grey = f"{name}_grey"
+        blur_nodes, blur_inits = _blur_nodes(grey, f"{name}_low", work / 64.0, f"band_{name}")
+        nodes += [*blur_nodes, helper.make_node("Sub", [grey, f"{name}_low"], [f"{name}_band"])]
+        inits += blur_inits
+    window = work / 40.0
+    nodes += [
+        helper.make_node("Mul", ["crop_band", "orig_band"], ["ab"]),
+        helper.make_node("Mul", ["crop_band", "crop_band"], ["aa"]),
+        helper.make_node("Mul", ["orig_band", "orig_band"], ["bb"]),
+    ]
+    for name in ("ab", "aa", "bb"):
+        blur_nodes, blur_inits = _blur_nodes(name, f"{name}_w", window, f"win_{name}")
+        nodes += blur_nodes
+        inits += blur_inits
+    nodes += [
+        helper.make_node("Add", ["ab_w", "flat"], ["shared"]),
+        helper.make_node("Max", ["aa_w", "bb_w"], ["most0"]),
+        helper.make_node("Add", ["most0", "flat"], ["most"]),
+        helper.make_node("Div", ["shared", "most"], ["share"]),
+        helper.make_node("Sub", ["share", "drop_below"], ["above"]),
+        helper.make_node("Mul", ["above", "keep_scale"], ["rising"]),
+        helper.make_node("Clip", ["rising", "zero", "one"], ["dweight_work" if factor > 1 else "dweight"]),
+    ]
+    if factor > 1:
+        nodes.append(helper.make_node("Resize", ["dweight_work", "", "up_scales"], ["dweight"], mode="linear",
+                                      coordinate_transformation_mode="half_pixel"))  # fmt: skip
+        inits.append(_const("up_scales", np.array([1, 1, factor, factor], np.float32)))
+    inits += [
+        _const("flat", np.array(detail.FLAT * detail.FLAT, np.float32)),
+        _const("drop_below", np.array(detail.DROP_BELOW, np.float32)),
+        _const("keep_scale", np.array(1.0 / (detail.KEEP_ABOVE - detail.DROP_BELOW), np.float32)),
+    ]
+    return nodes, inits
+
+
+def _crops_from_tiles(prefix: str, tiles: str, faces: int, size: int, k: int) -> list:
+    """k^2 tiles of S x S back into one kS x kS crop per face: [B,k,k,3,S,S] -> [B,3,S,k,S,k]."""
+    return [
+        helper.make_node("Cast", [tiles], [f"{prefix}_f"], to=TensorProto.FLOAT),
+        helper.make_node("Clip", [f"{prefix}_f", "zero", "one"], [f"{prefix}_clipped"]),
+        helper.make_node("Reshape", [f"{prefix}_clipped", "tiles6"], [f"{prefix}_t6"]),
+        helper.make_node("Transpose", [f"{prefix}_t6"], [f"{prefix}_t6t"], perm=[0, 3, 4, 1, 5, 2]),
+        helper.make_node("Reshape", [f"{prefix}_t6t", "crop_shape"], [f"rgb_{prefix}"]),
+    ]
 
 
 def kernel_size(region: int) -> int:
@@ -342,12 +452,22 @@ class DevicePath:
         return session
 
     def swap(
-        self, frame: Frame, matrices: list[Matrix], crop: int, blend: float, latent: np.ndarray
+        self,
+        frame: Frame,
+        matrices: list[Matrix],
+        crop: int,
+        blend: float,
+        latent: np.ndarray,
+        amount: float = 0.0,
     ) -> list[PasteRegion] | None:
         """Swap and paste every face of ``frame`` in place; None when it must go the CPU way.
 
-        The CPU way is taken when face regions overlap (each paste must see the one before it).
+        ``amount`` is the engine's ``detail``. The CPU way is taken when face regions overlap (each
+        paste must see the one before it), or for detail on a crop that is no whole multiple of
+        the size the detail weight is computed at.
         """
+        if amount > 0.0 and crop % min(crop, detail.WORK):
+            return None
         height, width = frame.shape[:2]
         swapper, size = self.swapper, self.swapper.size
         k = crop // size
@@ -390,8 +510,9 @@ class DevicePath:
             swapped.append(run.get_outputs()[0])
 
         binding = paste.io_binding()
-        for i, value in enumerate(swapped):
+        for i, (value, tile) in enumerate(zip(swapped, tiles, strict=True)):
             binding.bind_ortvalue_input(f"swapped{i}" if split else "swapped", value)
+            binding.bind_ortvalue_input(f"original{i}" if split else "original", tile)
         binding.bind_ortvalue_input("frame", frame_value)
         to_frame = []
         for _, f in kept:
@@ -406,6 +527,7 @@ class DevicePath:
         binding.bind_cpu_input("blur_x", blur.reshape(n, 1, 1, kmax))
         binding.bind_cpu_input("blur_y", blur.reshape(n, 1, kmax, 1))
         binding.bind_cpu_input("blend", np.full((n, 1, 1, 1), float(np.clip(blend, 0.0, 1.0)), np.float32))
+        binding.bind_cpu_input("detail", np.full((n, 1, 1, 1), float(np.clip(amount, 0.0, 1.0)), np.float32))
         binding.bind_output("regions", self.device)
         binding.bind_output("masks", self.device)
         paste.run_with_iobinding(binding)

@@ -304,17 +304,18 @@ class Engine:
     def _device_swap(
         self, state: _State, out: Frame, targets: list[Face], size: int
     ) -> list[PasteRegion] | None:
-        """The device path's regions, or None for the CPU path (no device path, detail on, overlap).
+        """The device path's regions, or None for the CPU path (no device path, overlapping faces).
 
         A device path that fails is turned off for this engine, with a warning: the CPU path
         still gives the same frames.
         """
         device = state.device
-        if device is None or state.settings.detail > 0.0 or not device.enabled:
+        if device is None or not device.enabled:
             return None
         try:
             matrices = [estimate_norm(f.kps, size) for f in targets]
-            return device.swap(out, matrices, size, state.settings.blend, state.latent)
+            settings = state.settings
+            return device.swap(out, matrices, size, settings.blend, state.latent, settings.detail)
         except Exception as error:  # an op the provider lacks: keep streaming on the CPU path
             if state.settings.device_path == "on":
                 raise
