@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 _OPSET = 17
 _REGION_STEP = 64
 """Face regions are padded to a multiple of this, so the graphs see few shapes."""
+_KEEP_SESSIONS = 8
+"""Graph sessions kept per engine (shapes: frame size, faces, region size)."""
 _GPU_PROVIDERS = (
     "CUDAExecutionProvider",
     "TensorrtExecutionProvider",
@@ -436,19 +439,25 @@ class DevicePath:
 
     def __init__(self, swapper: Swapper) -> None:
         self.swapper = swapper
-        self.providers = swapper.session.get_providers()
+        # TensorRT would compile each small graph; CUDA runs them on the same device memory.
+        self.providers = [p for p in swapper.session.get_providers() if p != "TensorrtExecutionProvider"]
         self.device = swapper.device
         self.enabled = True
-        self._sessions: dict[tuple, ort.InferenceSession] = {}
+        self._sessions: OrderedDict[tuple, ort.InferenceSession] = OrderedDict()
 
     def _session(self, key: tuple, build) -> ort.InferenceSession:
         session = self._sessions.get(key)
-        if session is None:
+        if session is not None:
+            self._sessions.move_to_end(key)
+        else:
             options = ort.SessionOptions()
             options.log_severity_level = 2  # nodes that fall back to the CPU are named at warning level
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(build(), sess_options=options, providers=self.providers)
             self._sessions[key] = session
+            log.info("Device path: %s graph built for %s on %s.", key[0], key[1:], session.get_providers()[0])
+            if len(self._sessions) > _KEEP_SESSIONS:  # the least recently used shape goes
+                self._sessions.popitem(last=False)
         return session
 
     def swap(
