@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from .types import Frame, Landmarks, Matrix
+from .warp import warp_bgr
 
 ARCFACE_TEMPLATE = np.array(
     [
@@ -61,5 +61,5 @@ def estimate_norm(kps: Landmarks, size: int) -> Matrix:
 def warp_face(frame: Frame, kps: Landmarks, size: int) -> tuple[Frame, Matrix]:
     """The aligned crop and the matrix that made it (needed to paste the swap back)."""
     matrix = estimate_norm(kps, size)
-    crop = cv2.warpAffine(frame, matrix, (size, size), borderValue=0.0)
+    crop = warp_bgr(frame, matrix, (size, size))
     return crop, matrix

@@ -23,9 +23,9 @@ KEEP_ABOVE = 0.8
 """Share of the target's structure present in the swap above which all of its detail is kept."""
 DROP_BELOW = 0.4
 """Share below which none of it is kept; in between the weight rises linearly."""
-_WORK = 128
+WORK = 128
 """Crops are compared at this size at most: the weight is smooth, and a 512 crop costs 16x more."""
-_FLAT = 3.0
+FLAT = 3.0
 """Band-pass contrast (grey levels) below which a crop counts as flat: skin keeps its texture."""
 
 
@@ -53,11 +53,11 @@ def detail_weight(swapped: Frame, original: Frame) -> Mask | None:
     if np.array_equal(swapped, original):
         return None
     size = swapped.shape[0]
-    work = min(size, _WORK)
+    work = min(size, WORK)
     a = _band(_luma(swapped, work), work / 64.0)
     b = _band(_luma(original, work), work / 64.0)
     window = work / 40.0
-    flat = _FLAT * _FLAT
+    flat = FLAT * FLAT
     shared = cv2.GaussianBlur(a * b, (0, 0), window) + flat
     most = cv2.max(cv2.GaussianBlur(a * a, (0, 0), window), cv2.GaussianBlur(b * b, (0, 0), window)) + flat
     weight = (shared / most - DROP_BELOW) * (1.0 / (KEEP_ABOVE - DROP_BELOW))

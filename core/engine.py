@@ -17,9 +17,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from .align import warp_face
+from .align import estimate_norm, warp_face
 from .attributes import GenderAge
 from .detect import Detector, DetectorSettings, load_detector
+from .devicepath import DevicePath, wanted
 from .errors import ModelNotFoundError, NoFaceError, SettingsError
 from .facemap import FaceMap, swap_by_source
 from .masks import Masker, MaskMemory, MaskSettings, frame_mask
@@ -66,6 +67,8 @@ class EngineSettings:
     """Optional face restoration of each swapped crop before paste-back (off by default)."""
     masks: MaskSettings = field(default_factory=MaskSettings)
     """Box, occlusion, region and mouth masks; none by default (the reference mask alone)."""
+    device_path: str = "auto"
+    """Warps, blob, paste on the swapper's device (core.devicepath): auto (GPU providers), on, off."""
 
     def validate(self) -> EngineSettings:
         self.masks.validate()
@@ -79,6 +82,8 @@ class EngineSettings:
             raise SettingsError(f"det_size is {self.det_size}; use a multiple of 32 such as 320 or 640.")
         if self.pixel_boost and (self.pixel_boost % 128 or not 128 <= self.pixel_boost <= 1024):
             raise SettingsError(f"pixel_boost is {self.pixel_boost}; use 0 (off), 256, 384 or 512.")
+        if self.device_path not in ("auto", "on", "off"):
+            raise SettingsError(f"device_path is {self.device_path!r}; use auto, on or off.")
         if self.max_faces < 0 or self.threads < 0:
             raise SettingsError("max_faces and threads must be 0 or more.")
         self.restore.validate()
@@ -139,6 +144,7 @@ class _State:
     reference: Embedding | None = None
     restorer: Restorer | None = None
     facemap: FaceMap | None = None
+    device: DevicePath | None = None
 
 
 class Engine:
@@ -172,6 +178,13 @@ class Engine:
         source = old.source if old else None
         latent = swapper.latent(source.embedding) if source is not None and swapper is not None else None
         restorer = _restorer(old, settings)
+        device = None
+        if swapper is not None and wanted(settings.device_path, swapper):
+            device = (
+                old.device
+                if old is not None and old.swapper is swapper and old.device
+                else DevicePath(swapper)
+            )
         return _State(
             settings,
             detector,
@@ -183,6 +196,7 @@ class Engine:
             old.reference if old else None,
             restorer,
             old.facemap if old else None,
+            device,
         )
 
     @property
@@ -364,6 +378,11 @@ class Engine:
             unmatched = tuple(e.label for e in assignment.unmatched)
             conflicts = tuple(f"{a.label} and {b.label} both take one face" for a, b in assignment.conflicts)
         size = self._crop_size(state)
+        if sources is None and state.restorer is None and not state.settings.masks.types:
+            # The device path swaps with one source and pastes with the reference mask only.
+            regions = self._device_swap(state, out, targets, size)
+            if regions is not None:
+                return SwapResult(out, list(faces), targets, regions, unmatched=unmatched, conflicts=conflicts)
         warped = [warp_face(frame, f.kps, size) for f in targets]  # all warps before any paste
         crops = [crop for crop, _ in warped]
         if sources is None:
@@ -412,6 +431,28 @@ class Engine:
         size = max(state.settings.pixel_boost, state.swapper.size)
         return size if size % state.swapper.size == 0 else state.swapper.size
 
+    def _device_swap(
+        self, state: _State, out: Frame, targets: list[Face], size: int
+    ) -> list[PasteRegion] | None:
+        """The device path's regions, or None for the CPU path (no device path, overlapping faces).
+
+        A device path that fails is turned off for this engine, with a warning: the CPU path
+        still gives the same frames.
+        """
+        device = state.device
+        if device is None or not device.enabled:
+            return None
+        try:
+            matrices = [estimate_norm(f.kps, size) for f in targets]
+            settings = state.settings
+            return device.swap(out, matrices, size, settings.blend, state.latent, settings.detail)
+        except Exception as error:  # an op the provider lacks: keep streaming on the CPU path
+            if state.settings.device_path == "on":
+                raise
+            device.enabled = False
+            log.warning("The device frame path failed (%s); this engine uses the CPU path.", error)
+            return None
+
     def face_mask(self, frame: Frame, faces: list[Face] | None = None, *, select: bool = True) -> Mask:
         """Where a swap of ``frame`` would show (H x W, 0..1), with the enabled masks, without swapping."""
         state = self._state
@@ -427,15 +468,15 @@ class Engine:
 
 def _restorer(old: _State | None, settings: EngineSettings) -> Restorer | None:
     """The restore setting's model: None when off, the loaded one while its name, folder and runtime hold."""
-    wanted = settings.restore.model
-    if not wanted:
+    name = settings.restore.model
+    if not name:
         return None
     if (
         old is not None
         and old.restorer is not None
-        and old.settings.restore.model == wanted
+        and old.settings.restore.model == name
         and old.settings.models_dir == settings.models_dir
         and old.settings.runtime == settings.runtime
     ):
         return old.restorer
-    return load_restorer(wanted, settings.models_dir, settings.runtime)
+    return load_restorer(name, settings.models_dir, settings.runtime)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .detail import add_detail, detail_weight
 from .types import Frame, Mask, Matrix
+from .warp import warp_bgr, warp_bgra
 
 _MARGIN = 2
 """Frame pixels around the warped crop's box, so the blur's edge always sees zeros."""
@@ -52,16 +53,20 @@ def crop_box(inverse: Matrix, size: int, height: int, width: int) -> tuple[int, 
 
 
 @functools.cache
-def _white(size: int) -> np.ndarray:
-    white = np.full((size, size), 255, dtype=np.float32)
-    white.flags.writeable = False
-    return white
+def _blur_kernels(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """GaussianBlur's (2k+1) kernel (sigma from the size), the second one scaled to give 0..1."""
+    kernel = cv2.getGaussianKernel(2 * k + 1, 0, cv2.CV_32F)
+    return kernel, kernel * np.float32(1.0 / 255.0)
 
 
 def blend_mask(white: np.ndarray) -> Mask:
-    """The reference mask: >20 -> 255, erode by max(size//10, 10), blur by max(size//20, 5), as 0..1."""
+    """The reference mask: >20 -> 255, erode by max(size//10, 10), blur by max(size//20, 5), as 0..1.
+
+    ``white`` is the crop's warped coverage, 0..255, as float32 or (cheaper, same mask within
+    rounding) uint8: the blur reads the eroded bytes straight into float32.
+    """
     _, binary = cv2.threshold(white, 20, 255, cv2.THRESH_BINARY)
-    _, _, w, h = cv2.boundingRect(binary.astype(np.uint8))
+    _, _, w, h = cv2.boundingRect(binary if binary.dtype == np.uint8 else binary.astype(np.uint8))
     if w == 0:
         return np.zeros(white.shape, dtype=np.float32)
     # Values <= 20 stay as they are, as in the reference: they matter where the crop's edge
@@ -70,10 +75,8 @@ def blend_mask(white: np.ndarray) -> Mask:
     mask_size = int(np.sqrt((h - 1) * (w - 1)))
     k = max(mask_size // 10, 10)
     eroded = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
-    k = max(mask_size // 20, 5)
-    mask = cv2.GaussianBlur(eroded, (2 * k + 1, 2 * k + 1), 0)
-    mask *= 1.0 / 255.0
-    return mask
+    kx, ky = _blur_kernels(max(mask_size // 20, 5))
+    return cv2.sepFilter2D(eroded, cv2.CV_32F, kx, ky)
 
 
 def crop_coverage(matrix: Matrix, size: int, height: int, width: int) -> np.ndarray:
@@ -83,7 +86,7 @@ def crop_coverage(matrix: Matrix, size: int, height: int, width: int) -> np.ndar
     be pasted when the crop is used again on a frame where the face has moved.
     """
     inside = np.full((height, width), 255, dtype=np.uint8)
-    return cv2.warpAffine(inside, matrix, (size, size), borderValue=0).astype(np.float32)
+    return cv2.warpAffine(inside, matrix, (size, size), borderValue=0)
 
 
 def paste_into(
@@ -120,16 +123,18 @@ def paste_into(
     dsize = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
     # ``coverage`` (crop-sized, 0..255) limits the paste to the part of a crop made on another
-    # frame that held pixels of that frame (``crop_coverage``); by default all of it.
-    white = cv2.warpAffine(_white(size) if coverage is None else coverage, local, dsize, borderValue=0.0)
-    mask = blend_mask(white)
+    # frame that held pixels of that frame (``crop_coverage``); by default all of it. The warp's
+    # alpha is the crop's coverage: the reference's warped white square.
+    source = swapped if coverage is None else np.dstack((swapped, coverage))
+    warped = warp_bgra(source, local, dsize)
+    mask = blend_mask(cv2.extractChannel(warped, 3))
     if crop_mask is not None:
         mask *= cv2.warpAffine(crop_mask, local, dsize, borderValue=0.0)
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))
-    fake = cv2.warpAffine(swapped, local, dsize, borderValue=0.0)
+    fake = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
     if detail > 0.0 and original is not None:
-        unwarped = cv2.warpAffine(original, local, dsize, borderValue=0.0)
+        unwarped = warp_bgr(original, local, dsize)
         weight = detail_weight(swapped, original)
         if weight is not None:
             weight = cv2.warpAffine(weight, local, dsize, borderValue=0.0)

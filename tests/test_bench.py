@@ -10,7 +10,7 @@ import onnx
 import pytest
 from helpers import read
 
-from inswapper_live.core.bench import clip_steadiness, head_clip, head_motion
+from inswapper_live.core.bench import Timed, clip_steadiness, head_clip, head_motion
 from inswapper_live.core.cli import main
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.live import LiveSettings
@@ -83,7 +83,8 @@ def test_bench_command_prints_a_row(capsys, swapper_128: Path) -> None:
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("CPU"))
     numbers = [float(v) for v in row.split()[4:]]
-    assert len(numbers) == 10 and all(v > 0 for v in numbers[:6])
+    assert len(numbers) == 11 and all(v > 0 for v in numbers[:6])
+    assert numbers[-1] == 1, "one swapper run for one face without pixel boost"
 
 
 def test_bench_runs_with_only_what_the_package_ships(capsys, monkeypatch, tmp_path: Path, swapper_128: Path):
@@ -101,3 +102,20 @@ def test_bench_runs_with_only_what_the_package_ships(capsys, monkeypatch, tmp_pa
         r"jitter clip_grace_hopper_zoom_3s\.mp4 \+1 frame: raw ([\d.]+) px, live ([\d.]+) px", out
     )
     assert jitter_line and float(jitter_line.group(1)) > 3 * float(jitter_line.group(2)), out
+
+
+def test_floor_counts_io_binding_and_every_pixel_boost_run(swapper_128: Path) -> None:
+    """16 tiles of a 512 boost through an unbatched model are 16 timed runs, bound or not."""
+    swapper = Swapper(swapper_128, RuntimeSettings(provider="cpu"))
+    assert not swapper.batchable
+    latent = swapper.latent(np.eye(512, dtype=np.float32)[0])
+    crop = np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)
+    plain = swapper.swap_crops([crop], latent)[0]
+    clock = Timed(swapper.session)
+    swapper.use_binding = True  # the GPU path's IO binding, here bound on the CPU device
+    bound = swapper.swap_crops([crop], latent)[0]
+    assert clock.calls == 16 and clock.seconds > 0.0
+    np.testing.assert_array_equal(bound, plain)
+    swapper.use_binding = False
+    swapper.swap_crops([crop], latent)
+    assert clock.calls == 32
