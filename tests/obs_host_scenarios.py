@@ -7,6 +7,7 @@ scenario runs here: ``python obs_host_scenarios.py SCENARIO CONFIG_JSON OUT_DIR`
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import threading
@@ -20,12 +21,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from obs_frames import make_frame
 
-from inswapper_live.obs_plugin import registration
 from inswapper_live.obs_plugin.formats import PixelFormat
 from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
 from inswapper_live.obs_plugin.readback import Readback
 
 FPS = 30
+SCRIPT = Path(__file__).resolve().parent.parent / "obs_plugin" / "face_swap_filter.py"
 Y800 = 9
 
 
@@ -190,12 +191,31 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     obs.obs_source_set_enabled(face_swap, True)
     result: dict = {"first": push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)}
 
-    registration.unload()  # Tools > Scripts: remove or reload
-    result["unloaded_impl"] = host.registry.impl is None
-    push(host, source, frame, 0.4)
-    result["unloaded_passes_through"] = bool(np.array_equal(host.screenshot(source), plain))
-    host.registry = registration.register(obs)  # loaded again: the live filter comes back
-    result["reloaded"] = push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)
+    # Tools > Scripts > Reload Scripts, as OBS's obs-scripting-python does it: the script was
+    # imported by name from its folder on sys.path (PyImport_Import); a reload calls its
+    # script_unload, then importlib.reload (PyImport_ReloadModule), then its script_load.
+    sys.path.append(str(SCRIPT.parent))
+    script = importlib.import_module(SCRIPT.stem)
+    script.script_load(None)
+    result["reloads"] = []
+    for _ in range(2):  # a second reload must work as the first
+        script.script_unload()
+        unloaded = host.registry.impl is None
+        push(host, source, frame, 0.4)
+        passes = bool(np.array_equal(host.screenshot(source), plain))
+        try:
+            script = importlib.reload(script)
+            error = ""
+            script.script_load(None)
+        except Exception as failure:  # OBS logs it and does not call script_load
+            error = f"{type(failure).__name__}: {failure}"
+        live = filter_of(host, face_swap) if host.registry.impl is not None else None
+        back = live is not None and push_until(
+            host, source, frame, lambda: face_changed(host, source, plain), 10.0
+        )
+        result["reloads"].append(
+            {"unloaded_impl": unloaded, "passes_through": passes, "error": error, "swaps_again": back}
+        )
 
     def update(**changes: object) -> None:
         data = obs.obs_data_create_from_json(json.dumps({**cfg["settings"], **changes}).encode())
