@@ -23,7 +23,6 @@ PACKAGE = "inswapper_live"
 REQUIRED_MODULES = ("numpy", "cv2", "onnxruntime", "onnx", "safetensors", "PIL")
 
 
-
 class _ScriptFinder(importlib.abc.MetaPathFinder):
     """Finds this script by its module name, and nothing else.
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import statistics
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,12 +42,24 @@ _HOLDING = ("idle", "loading", "ready")
 
 
 class HeldFrame:
-    """An async frame the filter kept (it returned NULL to OBS); released to its source exactly once."""
+    """An async frame the filter kept (it returned NULL to OBS); released to its source exactly once.
 
-    __slots__ = ("address", "obs", "parent")
+    Its pixels are touched only inside ``open`` (converting, writing back: milliseconds), never
+    during inference, so a removal can release it while the model still runs on a copy.
+    """
+
+    __slots__ = ("_lock", "_released", "address", "obs", "parent")
 
     def __init__(self, obs: Libobs, address: int, parent: int) -> None:
         self.obs, self.address, self.parent = obs, address, parent
+        self._lock = threading.Lock()
+        self._released = False
+
+    @contextmanager
+    def open(self) -> Iterator[FrameView | None]:
+        """The frame's planes while it is still held (None once released); release waits for it."""
+        with self._lock:
+            yield None if self._released else self.view()
 
     def view(self) -> FrameView:
         """The frame's planes as writable numpy views (a flipped frame is seen upright)."""
@@ -66,7 +80,16 @@ class HeldFrame:
             bool(frame.full_range),
         )
 
+    def abandon(self) -> None:
+        """The filter is going away: back to its source now, even while the model runs on a copy."""
+        self.release()
+
     def release(self) -> None:
+        """Back to its source, once; later calls do nothing."""
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
         self.obs.obs_source_release_frame(self.parent, self.address)
 
 
@@ -92,7 +115,11 @@ class FaceSwapFilter:
         with self._lock:
             if self._worker is None and not self._closed:
                 self._worker = FrameWorker(
-                    self._process, self._release, prepare=self._prepare, name=f"face-swap: {self.name}"
+                    self._process,
+                    self._release,
+                    prepare=self._prepare,
+                    abandon=self._abandon,
+                    name=f"face-swap: {self.name}",
                 )
             return self._worker
 
@@ -103,11 +130,15 @@ class FaceSwapFilter:
 
     def _process(self, item: HeldFrame) -> None:
         if self.model.ready:
-            self.model.swap_view(item.view())
+            self.model.swap_held(item.open)
 
     @staticmethod
     def _release(item: HeldFrame) -> None:
         item.release()
+
+    @staticmethod
+    def _abandon(item: HeldFrame) -> None:
+        item.abandon()
 
     @property
     def settings(self) -> FilterSettings:
@@ -156,7 +187,8 @@ class FaceSwapFilter:
         self.readback.render(parent, target, width, height, worker)
 
     def remove(self) -> None:
-        """Removed from its source: stop the worker and hand every held frame back to the source."""
+        """Removed from its source: hand every held frame back to the source now, the one in
+        inference included, and let the worker finish on its own (never waited for)."""
         summary = self.status_text()
         with self._lock:
             worker, self._worker = self._worker, None
@@ -164,7 +196,7 @@ class FaceSwapFilter:
         if worker is not None:
             if worker.stats.submitted:
                 log.info("Face Swap filter '%s' stopped: %s", self.name, summary)
-            worker.close()
+            worker.close(wait=False)
 
     def close(self) -> None:
         """Destroyed or the script unloads: as ``remove``, and free the GPU objects."""

@@ -8,6 +8,8 @@ landmarks, a stable choice of faces) over the engine; ``process`` is the one sea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from ..core.engine import Engine, SwapResult
@@ -16,7 +18,7 @@ from ..core.imageio import read_image
 from ..core.live import LiveSession, LiveSettings
 from ..core.source import SourceFace
 from ..core.types import Frame
-from .formats import FrameView, to_bgr, write_back
+from .formats import Box, FrameView, to_bgr, write_back
 from .label import draw_label
 from .settings import FilterSettings
 
@@ -122,6 +124,22 @@ class SwapModel:
         without a face keeps every byte.
         """
         before = to_bgr(view)
+        after, boxes = self._swapped(before)
+        return write_back(view, before, after, boxes)
+
+    def swap_held(self, open_frame: Callable[[], AbstractContextManager[FrameView | None]]) -> int:
+        """As ``swap_view`` for a frame that may be taken away during inference: its pixels are
+        read and written only inside ``open_frame()``, which gives None once the frame is gone."""
+        with open_frame() as view:
+            if view is None:
+                return 0
+            before = to_bgr(view)
+        after, boxes = self._swapped(before)
+        with open_frame() as view:
+            return write_back(view, before, after, boxes) if view is not None else 0
+
+    def _swapped(self, before: Frame) -> tuple[Frame, list[Box]]:
+        """The swapped frame (with the label) and the boxes that may differ from ``before``."""
         result = self.process(before)
         boxes = [(r.y0, r.y1, r.x0, r.x1) for r in result.regions]
         settings = self._applied
@@ -129,4 +147,4 @@ class SwapModel:
             box = draw_label(result.frame, settings.label_text, settings.label_position, settings.label_size)
             if box is not None:
                 boxes.append(box)
-        return write_back(view, before, result.frame, boxes)
+        return result.frame, boxes

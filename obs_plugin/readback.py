@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -47,6 +49,14 @@ class ReadbackFrame:
 
     def view(self) -> FrameView:
         return FrameView(PixelFormat.BGRA, self.width, self.height, [self.buffer], *_IDENTITY, True)
+
+    @contextmanager
+    def open(self) -> Iterator[FrameView]:
+        """The buffer is the filter's own: always there until the worker releases it."""
+        yield self.view()
+
+    def abandon(self) -> None:
+        """Nothing to hand back early: the worker returns the buffer when it is done with it."""
 
     def release(self) -> None:
         self.pool.give(self.buffer)

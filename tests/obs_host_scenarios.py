@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from obs_frames import make_frame
 
+from inswapper_live.obs_plugin import registration
 from inswapper_live.obs_plugin.formats import PixelFormat
 from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
 from inswapper_live.obs_plugin.readback import Readback
@@ -237,6 +239,7 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     worker = live._worker
     host.remove_filter(source, face_swap)
     result["held_after_remove"] = worker.held
+    worker._thread.join(10)  # removal does not wait for it: it ends on its own
     result["worker_stopped"] = not worker._thread.is_alive()
     # A filter still live when the program exits: unload, then sources destroyed, then shutdown.
     obs.obs_source_release(host.add_filter(source, json.dumps(cfg["settings"])))  # the source keeps it
@@ -244,7 +247,55 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     return result
 
 
-SCENARIOS = {"async": scenario_async, "render": scenario_render, "lifecycle": scenario_lifecycle}
+def _swapped_once(live, worker) -> bool:
+    return live.model.ready and worker.stats.processed >= 1
+
+
+def _in_inference(worker) -> bool:
+    return worker._busy is not None
+
+
+def scenario_removal(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """A slow model (>= 150 ms a frame): removing the filter, and unloading the script, while
+    an inference runs return before it ends; every frame still goes back to the source."""
+    obs = host.obs
+    frame = make_frame(cv2.imread(cfg["image"]), PixelFormat.NV12)
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    result: dict = {}
+    for case in cfg.get("cases", ("remove", "unload")):
+        face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+        live = filter_of(host, face_swap)
+        worker = live._worker
+        busy = push_until(host, source, frame, partial(_swapped_once, live, worker), 30.0) and push_until(
+            host, source, frame, partial(_in_inference, worker), 5.0
+        )
+        started = time.perf_counter()
+        if case == "remove":
+            host.remove_filter(source, face_swap)
+        else:
+            registration.unload()
+            obs.obs_source_release(face_swap)  # the source keeps it
+        took = time.perf_counter() - started
+        still_running = worker._busy is not None  # the inference outlived the call
+        worker._thread.join(10)
+        result[case] = {
+            "busy_before": busy,
+            "ms": round(took * 1000, 1),
+            "inference_outlived_call": still_running,
+            "held_after": worker.held,
+            "thread_ended": not worker._thread.is_alive(),
+        }
+        push(host, source, frame, 0.2)
+    host.registry = registration.register(obs)
+    return result
+
+
+SCENARIOS = {
+    "async": scenario_async,
+    "render": scenario_render,
+    "lifecycle": scenario_lifecycle,
+    "removal": scenario_removal,
+}
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 from obs_env import gl_env, need_libobs, xvfb
+from slow_model import make_slow_swapper
 
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
@@ -54,7 +55,8 @@ def photo(faces_dir: Path) -> Path:
 
 def run(display: str, scenario: str, config: dict, out: Path) -> dict:
     proc = subprocess.run(
-        [sys.executable, str(SCENARIOS), scenario, json.dumps(config), str(out)],
+        # faulthandler: a crash in libobs prints every Python thread's stack (what each was doing)
+        [sys.executable, "-X", "faulthandler", str(SCENARIOS), scenario, json.dumps(config), str(out)],
         env=gl_env(display),
         capture_output=True,
         text=True,
@@ -126,3 +128,17 @@ def test_script_reload_live_settings_bad_setting_and_removal(display, settings, 
     assert result["recovered"], "fixing the setting mid-stream did not bring the swap back"
     assert result["held_after_remove"] == 0 and result["worker_stopped"]
     assert result["leaks"] == 0, "libobs reports leaked allocations after a filter was live at exit"
+
+
+def test_removal_and_unload_never_wait_for_inference(display, settings, photo, tmp_path) -> None:
+    """Removing a filter (from the Filters dialog: the UI thread) or unloading the script while
+    a slow model runs returns before the inference ends; the frame goes back to its source."""
+    slow, _ = make_slow_swapper(tmp_path / "slow_swapper.onnx")
+    config = {"image": str(photo), "settings": {**settings, "swapper": str(slow)}}
+    result = run(display, "removal", config, tmp_path)
+    for case in ("remove", "unload"):
+        outcome = result[case]
+        assert outcome["busy_before"], f"{case}: the worker never started an inference"
+        assert outcome["inference_outlived_call"], f"{case} waited for the inference ({outcome})"
+        assert outcome["held_after"] == 0 and outcome["thread_ended"], outcome
+    assert result["leaks"] == 0, "a frame was not handed back to its source"
