@@ -184,7 +184,8 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        self.readback.render(parent, target, width, height, worker)
+        if not self.readback.render(parent, target, width, height, worker):
+            obs.obs_source_skip_video_filter(self.context)  # nothing swapped yet: never blank
 
     def remove(self) -> None:
         """Removed from its source: hand every held frame back to the source now, the one in

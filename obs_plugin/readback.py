@@ -6,7 +6,7 @@ call (mapping the surface just staged would stall until the GPU finishes it). Th
 goes to the worker like an async frame; the newest swapped frame is uploaded to a dynamic
 texture and drawn instead of the source. A frame is read back only when the worker has no
 frame waiting (a newer one would replace it anyway). Until the first swapped frame exists
-nothing is drawn, so a face never shows unswapped while the filter is on.
+the source is drawn as it is: enabling the filter never blanks the source.
 
 Every method except ``destroy`` runs on the graphics thread inside ``video_render``.
 """
@@ -110,8 +110,10 @@ class Readback:
         self.result = obs.gs_texture_create(width, height, GS_BGRA, 1, None, GS_DYNAMIC)
         self.size = (width, height)
 
-    def render(self, parent: int, target: int, width: int, height: int, worker: FrameWorker) -> None:
-        """Draw the newest swapped frame; queue the previous frame's readback for the worker."""
+    def render(self, parent: int, target: int, width: int, height: int, worker: FrameWorker) -> bool:
+        """Draw the newest swapped frame; queue the previous frame's readback for the worker.
+
+        False when no swapped frame exists yet: the caller draws the source itself."""
         obs = self.obs
         self._ensure(width, height)
         previous = self.slot ^ 1
@@ -130,11 +132,13 @@ class Readback:
             obs.gs_texture_set_image(self.result, done.buffer.ctypes.data, done.buffer.strides[0], False)
             self.has_result = True
             done.release()
-        if self.has_result:
-            effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
-            obs.gs_effect_set_texture(obs.gs_effect_get_param_by_name(effect, b"image"), self.result)
-            while obs.gs_effect_loop(effect, b"Draw"):
-                obs.gs_draw_sprite(self.result, 0, width, height)
+        if not self.has_result:
+            return False
+        effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
+        obs.gs_effect_set_texture(obs.gs_effect_get_param_by_name(effect, b"image"), self.result)
+        while obs.gs_effect_loop(effect, b"Draw"):
+            obs.gs_draw_sprite(self.result, 0, width, height)
+        return True
 
     def _capture(self, parent: int, target: int, width: int, height: int) -> bool:
         """Render the filter's target (the source, or the filter before this one) into the texrender."""

@@ -290,7 +290,52 @@ def scenario_removal(host: ObsHost, cfg: dict, out: Path) -> dict:
     return result
 
 
+def _blank_shots(host: ObsHost, source: int, seconds: float) -> tuple[int, int]:
+    """(screenshots with nothing drawn, screenshots) taken as fast as they come for ``seconds``."""
+    blank = shots = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        shot = host.screenshot(source)
+        shots += 1
+        blank += int(shot[..., 3].max() == 0)  # nothing drawn: fully transparent
+        time.sleep(0.01)
+    return blank, shots
+
+
+def scenario_enable(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """Adding the filter, and switching Swap faces back on, on an image and a colour source:
+    the source shows as it is until the first swapped frame is ready, never a blank frame."""
+    obs = host.obs
+    sources = {
+        "image": host.create_source("image_source", "picture", json.dumps({"file": cfg["image"]})),
+        "colour": host.create_source(
+            "color_source", "colour", json.dumps({"color": 0xFF4080C0, "width": 320, "height": 240})
+        ),
+    }
+    result: dict = {}
+    for name, source in sources.items():
+        obs.obs_set_output_source(0, source)
+        host.wait_for(lambda source=source: obs.obs_source_get_base_width(source) > 0, 5)
+        time.sleep(0.3)
+        face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+        added = _blank_shots(host, source, cfg["seconds"])
+        live = filter_of(host, face_swap)
+        host.wait_for(lambda live=live: live.model.ready, 10)
+        for enabled in (False, True):
+            data = obs.obs_data_create_from_json(json.dumps({"enabled": enabled}).encode())
+            obs.obs_source_update(face_swap, data)
+            obs.obs_data_release(data)
+            if not enabled:
+                host.wait_for(lambda live=live: live.model.status.state == "disabled", 5)
+                time.sleep(0.2)
+        switched_on = _blank_shots(host, source, cfg["seconds"])
+        result[name] = {"added": added, "switched_on": switched_on, "state": live.model.status.state}
+        host.remove_filter(source, face_swap)
+    return result
+
+
 SCENARIOS = {
+    "enable": scenario_enable,
     "async": scenario_async,
     "render": scenario_render,
     "lifecycle": scenario_lifecycle,

@@ -142,3 +142,15 @@ def test_removal_and_unload_never_wait_for_inference(display, settings, photo, t
         assert outcome["inference_outlived_call"], f"{case} waited for the inference ({outcome})"
         assert outcome["held_after"] == 0 and outcome["thread_ended"], outcome
     assert result["leaks"] == 0, "a frame was not handed back to its source"
+
+
+def test_enabling_never_blanks_image_or_colour_sources(display, settings, photo, tmp_path) -> None:
+    """Adding the filter or switching Swap faces back on: the source passes through until the
+    first swapped frame is ready (the swapper takes over a second to load here)."""
+    result = run(display, "enable", {"image": str(photo), "settings": settings, "seconds": 1.5}, tmp_path)
+    for name in ("image", "colour"):
+        for when in ("added", "switched_on"):
+            blank, shots = result[name][when]
+            assert shots >= 10 and blank == 0, f"{name}, {when}: {blank} of {shots} screenshots blank"
+        assert result[name]["state"] == "ready"
+    assert result["leaks"] == 0
