@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .formats import SUPPORTED, FrameView, PixelFormat, plane_sizes
+from .formats import SUPPORTED, FrameView, PixelFormat, format_name, plane_sizes
 from .libobs import OBS_SOURCE_ASYNC, Libobs, frame_at, text
 from .model import SwapModel
 from .properties import (
@@ -107,6 +107,8 @@ class FaceSwapFilter:
         self._worker: FrameWorker | None = None
         self._parent: int | None = None
         self._closed = False
+        self._unsupported: set[int] = set()
+        """Pixel formats (libobs values) seen and passed through unswapped, named in the status."""
         self._worker_for_frames()
 
     # ------------------------------------------------------------ worker plumbing
@@ -158,6 +160,9 @@ class FaceSwapFilter:
         """Async sources: keep this frame for the worker, give back the newest swapped one (or NULL)."""
         worker = self._worker_for_frames()
         fmt = frame_at(address).format
+        if fmt not in SUPPORTED and fmt not in self._unsupported:
+            self._unsupported.add(fmt)
+            log.warning("Face Swap '%s': %s frames pass through unswapped", self.name, format_name(fmt))
         if worker is None or self.model.status.state not in _HOLDING or fmt not in SUPPORTED:
             if worker is not None and worker.held:
                 worker.flush()
@@ -226,6 +231,10 @@ class FaceSwapFilter:
                 parts.append(f"last error: {worker.last_error}")
         if status.message:
             parts.append(status.message)
+        unsupported = tuple(self._unsupported)  # one atomic copy: OBS's thread may add to it
+        if unsupported:
+            names = ", ".join(sorted(format_name(f) for f in unsupported))
+            parts.append(f"passed through unswapped (pixel format not supported): {names}")
         return "; ".join(parts)
 
 

@@ -88,10 +88,10 @@ def check_swap(plain: np.ndarray, swapped: np.ndarray, restored: np.ndarray, reg
 
 
 def test_async_frames_of_each_format_get_the_face_swapped(display, settings, photo, tmp_path) -> None:
-    formats = ["I420", "NV12", "YUY2", "BGRA", "Y800"]
+    formats = ["I420", "NV12", "YUY2", "BGRA", "I010", "P010", "Y800"]
     result = run(display, "async", {"image": str(photo), "formats": formats, "settings": settings}, tmp_path)
     region = face_region(photo, settings)
-    for name in ["I420", "NV12", "YUY2", "BGRA"]:
+    for name in ["I420", "NV12", "YUY2", "BGRA", "I010", "P010"]:
         assert result["formats"][name]["swapped"], name
         shots = [np.load(tmp_path / f"{name}_{kind}.npy") for kind in ("plain", "swapped", "restored")]
         check_swap(*shots, region)
@@ -102,6 +102,7 @@ def test_async_frames_of_each_format_get_the_face_swapped(display, settings, pho
     assert result["noface_processed"] >= 5
     assert np.array_equal(np.load(tmp_path / "noface_filtered.npy"), np.load(tmp_path / "noface_plain.npy"))
     assert result["status"].startswith("ready; on CPU;") and "fps processed" in result["status"]
+    assert result["status"].endswith("passed through unswapped (pixel format not supported): Y800")
     assert result["leaks"] == 0, "libobs reports leaked allocations (a held frame not released?)"
 
 
