@@ -289,7 +289,7 @@ class Plugin:
 
     def get_properties(self, instance: int | None) -> int:
         live = self.filters.get(instance) if instance else None
-        current = live.settings if live is not None else FilterSettings()
+        current = self._stored(live) if live is not None else FilterSettings()
         failing = live is not None and live.model.status.state == "error"
         if live is not None:
             self._show_status(live)
@@ -305,6 +305,16 @@ class Plugin:
         if live is not None:
             self._show_status(live)
         return True
+
+    def _stored(self, live: FaceSwapFilter) -> FilterSettings:
+        """The settings as stored now: a remote change (obs-websocket) is stored at once, while
+        OBS calls ``update`` for video filters only on its next frame. A panel built from the
+        applied ones would list, and on its next change write back, the values from before."""
+        data = self.obs.obs_source_get_settings(live.context)
+        try:
+            return read_settings(self.obs, data)
+        finally:
+            self.obs.obs_data_release(data)
 
     def _show_status(self, live: FaceSwapFilter) -> None:
         """Write the status line and the swapper's licence where the panel reads them."""

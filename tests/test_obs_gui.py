@@ -255,3 +255,52 @@ def test_obs_closes_cleanly_with_filters_on_sync_and_async_sources(
         if running:
             for name in sources:
                 assert f"Face Swap filter 'Swap {name}' stopped: ready" in log, log[-3000:]
+
+
+def test_remote_changes_stay_with_the_filters_dialog_open(
+    display, models, scrfd_500m, swapper_512, tmp_path
+) -> None:
+    """A Stream Deck-style tool changes the swapper and the detector over obs-websocket while
+    the Filters dialog is open: the change stays (the dialog used to write its values back
+    within half a second) and the filter loads the new models."""
+    gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
+    gui.write_config()
+    filter_ref = {"sourceName": "colour", "filterName": FILTER}
+    try:
+        gui.start()
+        gui.request(
+            "CreateInput",
+            {"sceneName": "Scene", "inputName": "colour", "inputKind": "color_source_v3",
+             "inputSettings": {}, "sceneItemEnabled": True},
+        )  # fmt: skip
+        settings = {
+            "face_model": str(models["face"]),
+            "swapper": str(models["fast"]),
+            "detector": str(models["yunet"]),
+        }
+        gui.request(
+            "CreateSourceFilter",
+            {**filter_ref, "filterKind": "inswapper_live_face_swap", "filterSettings": settings},
+        )
+        assert wait_until(lambda: "Face swap ready" in gui.log(), 20), gui.log()[-3000:]
+        gui.request("OpenInputFiltersDialog", {"inputName": "colour"})
+        time.sleep(2.0)  # the dialog shows the filter's properties
+        changed = {"swapper": str(swapper_512), "detector": str(scrfd_500m)}
+        gui.request("SetSourceFilterSettings", {**filter_ref, "filterSettings": changed})
+        seen = []
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            stored = gui.request("GetSourceFilter", filter_ref)["filterSettings"]
+            seen.append((stored["swapper"], stored["detector"]))
+            time.sleep(0.05)
+        reverted = [s for s in seen if s != (changed["swapper"], changed["detector"])]
+        assert not reverted, (
+            f"{len(reverted)} of {len(seen)} reads show the dialog's old values: {reverted[:2]}"
+        )
+        assert wait_until(lambda: "Face swap ready: swapper " + str(swapper_512) in gui.log(), 20), gui.log()[
+            -3000:
+        ]
+        code, log = gui.stop()
+        assert code == 0, log[-3000:]
+    finally:
+        gui.kill()
