@@ -28,7 +28,7 @@ from .properties import (
     set_defaults,
     show_licence,
 )
-from .readback import Readback
+from .readback import Readback, ReadbackFrame
 from .settings import FilterSettings
 from .worker import FrameWorker
 
@@ -80,6 +80,10 @@ class HeldFrame:
             bool(frame.full_range),
         )
 
+    def swap(self, model: SwapModel) -> None:
+        """Worker side: swap the faces in place, touching the pixels only while still held."""
+        model.swap_held(self.open)
+
     def abandon(self) -> None:
         """The filter is going away: back to its source now, even while the model runs on a copy."""
         self.release()
@@ -130,9 +134,9 @@ class FaceSwapFilter:
             wanted = self._wanted
         self.model.configure(wanted)
 
-    def _process(self, item: HeldFrame) -> None:
+    def _process(self, item: HeldFrame | ReadbackFrame) -> None:
         if self.model.ready:
-            self.model.swap_held(item.open)
+            item.swap(self.model)
 
     @staticmethod
     def _release(item: HeldFrame) -> None:
@@ -189,8 +193,7 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        if not self.readback.render(parent, target, width, height, worker):
-            obs.obs_source_skip_video_filter(self.context)  # nothing swapped yet: never blank
+        self.readback.render(self.context, parent, target, width, height, worker)
 
     def remove(self) -> None:
         """Removed from its source: hand every held frame back to the source now, the one in

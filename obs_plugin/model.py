@@ -124,7 +124,7 @@ class SwapModel:
         without a face keeps every byte.
         """
         before = to_bgr(view)
-        after, boxes = self._swapped(before)
+        after, boxes = self.swapped(before)
         return write_back(view, before, after, boxes)
 
     def swap_held(self, open_frame: Callable[[], AbstractContextManager[FrameView | None]]) -> int:
@@ -134,11 +134,11 @@ class SwapModel:
             if view is None:
                 return 0
             before = to_bgr(view)
-        after, boxes = self._swapped(before)
+        after, boxes = self.swapped(before)
         with open_frame() as view:
             return write_back(view, before, after, boxes) if view is not None else 0
 
-    def _swapped(self, before: Frame) -> tuple[Frame, list[Box]]:
+    def swapped(self, before: Frame) -> tuple[Frame, list[Box]]:
         """The swapped frame (with the label) and the boxes that may differ from ``before``."""
         result = self.process(before)
         boxes = [(r.y0, r.y1, r.x0, r.x1) for r in result.regions]

@@ -176,7 +176,7 @@ def destroy_while_creating(obs) -> dict:
     paused.go.set()
     renderer.join(10)
     destroyer.join(10)
-    left = [readback.texrender, *readback.surfaces, readback.result]
+    left = [readback.texrender, *readback.surfaces]
     return {"destroy_waited": waited, "objects_left": sum(bool(o) for o in left)}
 
 
