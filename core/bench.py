@@ -17,7 +17,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -27,6 +27,7 @@ from .align import warp_face
 from .engine import Engine, EngineSettings
 from .errors import InputError, SettingsError
 from .imageio import read_image
+from .jitter import Steadiness, steadiness
 from .live import LivePipeline, LiveSession, LiveSettings
 from .paste import paste_into
 from .runtime import available_providers, canonical_provider
@@ -160,35 +161,59 @@ def measure_case(
     return out
 
 
-def jitter(engine: Engine, clip: Path, settings: LiveSettings) -> tuple[float, float]:
-    """Mean landmark acceleration |x[t+1] - 2x[t] + x[t-1]| in pixels: raw detections vs the live session.
+def landmark_tracks(
+    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each face's raw (detected) and live (output) landmarks, frame by frame, through a live session.
 
-    The shared clips move a still photo smoothly, so what acceleration there is, is jitter.
+    A track is cut into runs of consecutive frames where the face was detected.
     """
+    session = LiveSession(engine, settings)
+    runs: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    done: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
+    for index, frame in enumerate(frames):
+        session.analyse(frame, index / fps)
+        for track in session.tracker.tracks:
+            if track.missed or track.time != index / fps:
+                continue
+            run = runs.setdefault(track.id, [])
+            if run and run[-1][0] != index - 1:
+                done.append(run)
+                run = runs[track.id] = []
+            run.append((index, track.raw.kps, track.face.kps))
+    done += runs.values()
+    return [(np.stack([r for _, r, _ in run]), np.stack([v for _, _, v in run])) for run in done]
+
+
+def clip_frames(clip: Path) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(clip))
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        cap.release()
+
+
+def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings) -> Steadiness:
+    """Jitter and offset (``core.jitter``) of the live session on a video file."""
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    session = LiveSession(engine, settings)
-    raw: list[np.ndarray] = []
-    smooth: list[np.ndarray] = []
-    index = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        detected = sorted(engine.detect(frame), key=lambda f: f.center_x)
-        analysed = sorted(session.analyse(frame, index / fps).faces, key=lambda f: f.center_x)
-        if detected and len(detected) == len(analysed):
-            raw.append(np.stack([f.kps for f in detected]))
-            smooth.append(np.stack([f.kps for f in analysed]))
-        index += 1
-    if len(raw) < 3 or any(r.shape != raw[0].shape for r in raw):
-        raise InputError(f"{clip}: the faces are not found in every frame; pick a clip with steady faces.")
+    cap.release()
+    try:
+        return steadiness(landmark_tracks(engine, clip_frames(clip), fps, settings))
+    except ValueError as error:
+        raise InputError(f"{clip}: {error}; pick a clip with steady faces.") from error
 
-    def accel(track: list[np.ndarray]) -> float:
-        a = np.stack(track)
-        return float(np.abs(a[2:] - 2 * a[1:-1] + a[:-2]).mean())
 
-    return accel(raw), accel(smooth)
+def print_steadiness(name: str, s: Steadiness) -> None:
+    print(
+        f"jitter {name}: raw {s.raw_jitter:.3f} px, live {s.live_jitter:.3f} px ({s.ratio:.1f}x lower); "
+        f"offset {s.offset:.3f} px = 1/{1 / max(s.offset_eyes, 1e-9):.0f} of the {s.eye_distance:.1f} px "
+        f"eye distance ({s.samples} landmark samples)"
+    )
 
 
 def _rss_mb() -> float:
@@ -306,10 +331,8 @@ def run(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         if args.jitter:
+            print("jitter: mean distance of a landmark track from its centred quadratic fit over +-4 frames;")
+            print("offset: mean distance of the live landmarks from the fit of the raw detections")
             for clip in sorted((data / "video").glob("*.mp4")):
-                raw, smooth = jitter(engine, clip, LiveSettings())
-                print(
-                    f"jitter {clip.name}: raw {raw:.3f} px, smoothed {smooth:.3f} px per frame^2 "
-                    f"({raw / max(smooth, 1e-9):.1f}x lower)"
-                )
+                print_steadiness(clip.name, clip_steadiness(engine, clip, LiveSettings()))
     return 0

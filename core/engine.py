@@ -26,7 +26,7 @@ from .runtime import RuntimeSettings
 from .select import FaceSelection, order_faces
 from .source import SourceFace
 from .swap import Swapper
-from .types import Embedding, Face, Frame
+from .types import Embedding, Face, Frame, Matrix
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ class SwapResult:
     swapped: list[Face]
     regions: list[PasteRegion]
     """Where each swapped face changed the frame, with its blend mask."""
+    crops: list[SwappedCrop] = field(default_factory=list)
+    """What the swapper made for each swapped face, so a live session can paste it again later."""
 
     def mask(self) -> np.ndarray:
         """The blend weight of the swap at every pixel (H x W, 0..1)."""
@@ -92,6 +94,15 @@ class SwapResult:
         for r in self.regions:
             np.maximum(mask[r.slices], r.mask, out=mask[r.slices])
         return mask
+
+
+@dataclass(frozen=True)
+class SwappedCrop:
+    """One swapper output with the aligned crop it was given and the frame-to-crop matrix."""
+
+    swapped: Frame
+    original: Frame
+    matrix: Matrix
 
 
 @dataclass(frozen=True)
@@ -281,4 +292,5 @@ class Engine:
             region = paste_into(out, result, matrix, blend, detail, crop)
             if region is not None:
                 regions.append(region)
-        return SwapResult(out, list(faces), targets, regions)
+        crops = [SwappedCrop(r, c, m) for r, (c, m) in zip(swapped, warped, strict=True)]
+        return SwapResult(out, list(faces), targets, regions, crops)

@@ -2,7 +2,9 @@
 
 ``LiveSession`` runs the detector every N frames and tracks faces in between, smooths their
 landmarks, and keeps the choice of which faces to swap stable from frame to frame (a chosen
-face stays chosen while it is in view). ``LivePipeline`` runs a session on two threads, so the
+face stays chosen while it is in view). A scene cut (``core.scene``) drops every track and
+choice at once. ``LiveSession.carry`` pastes the latest swapped faces onto frames the model
+did not process (``core.carry``). ``LivePipeline`` runs a session on two threads, so the
 next frame is analysed while the current one is swapped, and returns frames in order.
 """
 
@@ -13,8 +15,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .carry import Carrier, CarrySettings, Reference
 from .engine import Engine, SwapResult
 from .recognize import cosine
+from .scene import CutSettings, is_cut, thumbnail
 from .track import Track, Tracker, TrackerSettings
 from .types import Face, Frame
 
@@ -28,6 +32,9 @@ class LiveSettings:
     """For ``similar`` selection: re-check a track's identity every N detector runs."""
     switch_ratio: float = 1.5
     """For ``largest``: another face must be this much larger before the choice moves to it."""
+    cuts: CutSettings = field(default_factory=CutSettings)
+    """A scene cut drops every track, choice and carried face at once."""
+    carry: CarrySettings = field(default_factory=CarrySettings)
 
 
 @dataclass(frozen=True)
@@ -39,10 +46,17 @@ class Analysis:
     """The faces to swap (smoothed)."""
     tracks: int
     detected: bool
+    time: float = 0.0
+    cut: bool = False
+    """The frame starts a new scene: everything from before it was dropped."""
 
 
 class LiveSession:
-    """Frame-by-frame face swapping for one video stream; one thread at a time."""
+    """Frame-by-frame face swapping for one video stream.
+
+    ``analyse``/``render``/``process`` are for one thread at a time. ``carry`` may run on another
+    thread at the same time: it only shares the kept faces, which sit behind their own lock.
+    """
 
     def __init__(self, engine: Engine, settings: LiveSettings | None = None) -> None:
         self.engine = engine
@@ -52,6 +66,10 @@ class LiveSession:
         self._chosen: set[int] = set()
         self._selection = engine.settings.faces
         self._embedded_at: dict[int, int] = {}
+        self._thumb = None
+        self.carrier = Carrier()
+        self.cuts = 0
+        """Scene cuts seen by ``analyse`` so far."""
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
@@ -60,14 +78,22 @@ class LiveSession:
         self.settings = settings
 
     def reset(self) -> None:
-        """Forget every track (a scene cut, a new source)."""
+        """Forget every track, choice and kept face (a scene cut, a new source)."""
         self.tracker.reset()
         self._chosen.clear()
+        self._embedded_at.clear()
         self._frames = 0
+        self.carrier.drop()
 
     def analyse(self, frame: Frame, timestamp: float | None = None) -> Analysis:
         """Detect or track, smooth, and choose the faces to swap in ``frame``."""
         t = time.monotonic() if timestamp is None else timestamp
+        thumb = thumbnail(frame)
+        cut = is_cut(self._thumb, thumb, self.settings.cuts)
+        self._thumb = thumb
+        if cut:
+            self.cuts += 1
+            self.reset()
         every = max(1, self.settings.detect_every)
         detect = self._frames % every == 0 or not self.tracker.tracks
         self._frames += 1
@@ -80,14 +106,33 @@ class LiveSession:
             self._selection = self.engine.settings.faces
             self._chosen.clear()
         chosen = self._choose(frame, tracks, detect)
-        return Analysis(frame, [t.face for t in chosen], len(tracks), detect)
+        return Analysis(frame, [t.face for t in chosen], len(tracks), detect, t, cut)
 
     def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
-        """Swap the analysed faces into the frame."""
-        return self.engine.swap(analysis.frame, faces=analysis.faces, in_place=in_place, select=False)
+        """Swap the analysed faces into the frame, and keep them for ``carry``."""
+        keep = self.settings.carry.enabled
+        reference = Reference.of(analysis.frame) if keep else None  # before an in-place swap
+        result = self.engine.swap(analysis.frame, faces=analysis.faces, in_place=in_place, select=False)
+        if reference is not None:
+            self.carrier.publish(result, reference, analysis.time)
+        return result
 
     def process(self, frame: Frame, timestamp: float | None = None, in_place: bool = False) -> SwapResult:
         return self.render(self.analyse(frame, timestamp), in_place)
+
+    def carry(self, frame: Frame, timestamp: float | None = None, *, in_place: bool = False) -> SwapResult:
+        """``frame`` with the latest swapped faces pasted where optical flow tracks them to.
+
+        For frames the model does not process (it is slower than the source): costs a flow and
+        a paste, not a swap. After a scene cut, or once the faces are lost or older than
+        ``LiveSettings.carry.max_age``, the frame comes back unchanged and the faces are dropped.
+        Safe to call while another thread runs ``process`` on this session.
+        """
+        t = time.monotonic() if timestamp is None else timestamp
+        engine = self.engine.settings
+        return self.carrier.carry(
+            frame, t, self.settings.cuts, self.settings.carry, engine.blend, engine.detail, in_place
+        )
 
     # ---------------------------------------------------------------- selection
     def _choose(self, frame: Frame, tracks: list[Track], detected: bool) -> list[Track]:
@@ -103,9 +148,13 @@ class LiveSession:
                 current = next((t for t in tracks if t.id in self._chosen), None)
                 if current is None or best.raw.area > self.settings.switch_ratio * current.raw.area:
                     self._chosen = {best.id}
-        elif not self._chosen and tracks:
+        elif tracks:
+            # A chosen face that left the view no longer holds its index: when fewer chosen faces
+            # are in view than indices can be filled, choose again by the current order.
             ordered = sorted(tracks, key=lambda t: t.raw.center_x)
-            self._chosen = {ordered[i].id for i in selection.indices if i < len(ordered)}
+            wanted = [i for i in selection.indices if i < len(ordered)]
+            if len(self._chosen & {t.id for t in tracks}) < len(wanted):
+                self._chosen = {ordered[i].id for i in wanted}
         return [t for t in tracks if t.id in self._chosen]
 
     def _similar(self, frame: Frame, tracks: list[Track], detected: bool, threshold: float) -> list[Track]:

@@ -75,6 +75,16 @@ def blend_mask(white: np.ndarray) -> Mask:
     return mask
 
 
+def crop_coverage(matrix: Matrix, size: int, height: int, width: int) -> np.ndarray:
+    """Where a size x size crop taken with ``matrix`` from a height x width frame saw the frame.
+
+    Beyond the frame's edge the swapper saw black and made something of it; that part must not
+    be pasted when the crop is used again on a frame where the face has moved.
+    """
+    inside = np.full((height, width), 255, dtype=np.uint8)
+    return cv2.warpAffine(inside, matrix, (size, size), borderValue=0).astype(np.float32)
+
+
 def paste_into(
     frame: Frame,
     swapped: Frame,
@@ -82,6 +92,7 @@ def paste_into(
     blend: float = 1.0,
     detail: float = 0.0,
     original: Frame | None = None,
+    coverage: np.ndarray | None = None,
 ) -> PasteRegion | None:
     """Blend ``swapped`` (aligned with ``matrix``) into ``frame`` in place; return what changed.
 
@@ -91,6 +102,8 @@ def paste_into(
     given. At 0 this is exactly the reference recipe; at 1 a swapper that returns its input gives
     back the frame unchanged, and a real swap keeps the target's sharpness above the crop's
     resolution (a 128 crop of a 500 px face otherwise pastes back blurred).
+    ``coverage`` (crop-sized, float32 0..255) limits the paste to part of the crop: where a crop
+    made on another frame held pixels of that frame (see ``crop_coverage``).
     """
     height, width = frame.shape[:2]
     size = swapped.shape[0]
@@ -103,7 +116,7 @@ def paste_into(
     local[:, 2] -= (x0, y0)
     dsize = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
-    white = cv2.warpAffine(_white(size), local, dsize, borderValue=0.0)
+    white = cv2.warpAffine(_white(size) if coverage is None else coverage, local, dsize, borderValue=0.0)
     mask = blend_mask(white)
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))

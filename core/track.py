@@ -3,9 +3,10 @@
 Detections are matched to tracks by distance to where each track is predicted to be, so two
 faces that cross keep their identities. Between detector runs, each track is moved by the
 similarity transform that best explains optical flow (Lucas-Kanade) inside its box. A track
-that misses a detection coasts for a few frames (so a one-frame detector miss does not make the
-swap flicker off) and is remembered a while longer, so a face hidden behind another for a moment
-comes back as itself.
+that misses a detection coasts for a short time (100 ms: a one-frame detector miss at 30 fps does
+not make the swap flicker off, while at a slow model's 6 fps a face that is gone is not swapped
+again) and is remembered a while longer, so a face hidden behind another for a moment comes back
+as itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .smooth import OneEuro, SmoothingSettings
+from .smooth import ConstantVelocity, OneEuro, SmoothingSettings, make_filter
 from .types import Embedding, Face, Frame
 
 _PREDICT_LIMIT = 0.5
@@ -27,8 +28,8 @@ _FLOW_WIDTH = 960
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    coast: int = 2
-    """Frames a face is still swapped, at its last position, after the detector stops seeing it."""
+    coast_seconds: float = 0.1
+    """How long a face is still swapped, at its last position, after the detector stops seeing it."""
     memory: int = 30
     """Frames a lost face is remembered, so it keeps its identity when it reappears."""
     gate: float = 0.6
@@ -43,7 +44,7 @@ class Track:
     """The last measured face (detector or flow)."""
     face: Face
     """The smoothed face that gets swapped."""
-    filter: OneEuro
+    filter: OneEuro | ConstantVelocity
     time: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     """Centre speed, pixels per second."""
@@ -67,7 +68,8 @@ def _size(face: Face) -> float:
     return float(max(1.0, np.sqrt(max(face.area, 1.0))))
 
 
-def _transform_face(face: Face, m: np.ndarray) -> Face:
+def transform_face(face: Face, m: np.ndarray) -> Face:
+    """``face`` moved by the 2x3 transform ``m``."""
     kps = (np.c_[face.kps, np.ones(5)] @ m.T).astype(np.float32)
     corners = (
         np.array([[face.bbox[0], face.bbox[1], 1], [face.bbox[2], face.bbox[3], 1]], dtype=np.float64) @ m.T
@@ -84,13 +86,17 @@ class Tracker:
         self._gray: np.ndarray | None = None
         self._gray_scale = 1.0
 
+        self.now = 0.0
+        """The time of the latest update or follow."""
+
     def reset(self) -> None:
         self.tracks = []
         self._gray = None
 
     def visible(self) -> list[Track]:
-        """Tracks seen now or within the coasting window: the faces to swap."""
-        return [t for t in self.tracks if t.missed <= self.settings.coast]
+        """Tracks seen now or within the coasting time: the faces to swap."""
+        coast = self.settings.coast_seconds
+        return [t for t in self.tracks if t.missed == 0 or self.now - t.time <= coast]
 
     def _smooth(self, track: Track, measured: Face, t: float) -> None:
         points = np.vstack([measured.kps, measured.bbox.reshape(2, 2)])
@@ -109,6 +115,7 @@ class Tracker:
 
     def update(self, detections: list[Face], t: float, frame: Frame | None = None) -> list[Track]:
         """Match a detector's faces to the tracks (nearest to prediction first); start and end tracks."""
+        self.now = t
         pairs = []
         for ti, track in enumerate(self.tracks):
             predicted = track.predicted_centre(t)
@@ -132,7 +139,7 @@ class Tracker:
         self.tracks = [tr for tr in self.tracks if tr.missed <= self.settings.memory]
         for di, face in enumerate(detections):
             if di not in used_faces:
-                track = Track(next(self._ids), face, face, OneEuro(self.settings.smoothing), t)
+                track = Track(next(self._ids), face, face, make_filter(self.settings.smoothing), t)
                 self._smooth(track, face, t)
                 self.tracks.append(track)
         if frame is not None:
@@ -140,46 +147,51 @@ class Tracker:
         return self.tracks
 
     def _remember(self, frame: Frame) -> np.ndarray:
-        scale = min(1.0, _FLOW_WIDTH / frame.shape[1])
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        if scale < 1.0:
-            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         previous = self._gray
-        self._gray, self._gray_scale = gray, scale
+        self._gray, self._gray_scale = flow_image(frame)
         return previous
 
     def follow(self, frame: Frame, t: float) -> list[Track]:
         """Move every track by the optical flow from the previous frame (no detector run)."""
+        self.now = t
         previous = self._remember(frame)
         if previous is None or previous.shape != self._gray.shape:
             return self.tracks
         scale = self._gray_scale
         for track in self.visible():
-            m = self._flow(previous, self._gray, track.raw, scale)
+            m = flow_transform(previous, self._gray, track.raw, scale)
             if m is None:
                 track.missed += 1
                 continue
-            self._move(track, _transform_face(track.raw, m), t)
+            self._move(track, transform_face(track.raw, m), t)
         self.tracks = [tr for tr in self.tracks if tr.missed <= self.settings.memory]
         return self.tracks
 
-    @staticmethod
-    def _flow(previous: np.ndarray, current: np.ndarray, face: Face, scale: float) -> np.ndarray | None:
-        x1, y1, x2, y2 = face.bbox * scale
-        grid = np.stack(np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)), axis=-1).reshape(
-            -1, 2
-        )
-        points = np.vstack([face.kps * scale, grid * [x2 - x1, y2 - y1] + [x1, y1]]).astype(np.float32)
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            previous, current, points[:, None], None, winSize=(21, 21), maxLevel=3
-        )
-        ok = status.ravel() == 1
-        if ok.sum() < 6:
-            return None
-        m, inliers = cv2.estimateAffinePartial2D(
-            points[ok], moved[ok, 0], method=cv2.RANSAC, ransacReprojThreshold=2.0
-        )
-        if m is None or inliers is None or inliers.sum() < 6:
-            return None
-        m[:, 2] /= scale  # back to full-resolution pixels: same rotation and scale, scaled shift
-        return m
+
+def flow_image(frame: Frame) -> tuple[np.ndarray, float]:
+    """The gray copy optical flow runs on, and its scale from the frame."""
+    scale = min(1.0, _FLOW_WIDTH / frame.shape[1])
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    if scale < 1.0:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return gray, scale
+
+
+def flow_transform(previous: np.ndarray, current: np.ndarray, face: Face, scale: float) -> np.ndarray | None:
+    """The similarity transform (2x3, frame pixels) that moved ``face`` between two flow images."""
+    x1, y1, x2, y2 = face.bbox * scale
+    grid = np.stack(np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)), axis=-1).reshape(-1, 2)
+    points = np.vstack([face.kps * scale, grid * [x2 - x1, y2 - y1] + [x1, y1]]).astype(np.float32)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(
+        previous, current, points[:, None], None, winSize=(21, 21), maxLevel=3
+    )
+    ok = status.ravel() == 1
+    if ok.sum() < 6:
+        return None
+    m, inliers = cv2.estimateAffinePartial2D(
+        points[ok], moved[ok, 0], method=cv2.RANSAC, ransacReprojThreshold=2.0
+    )
+    if m is None or inliers is None or inliers.sum() < 6:
+        return None
+    m[:, 2] /= scale  # back to full-resolution pixels: same rotation and scale, scaled shift
+    return m

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from inswapper_live.core.bench import jitter
+from inswapper_live.core.bench import clip_steadiness
 from inswapper_live.core.cli import main
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.live import LiveSettings
@@ -40,15 +40,16 @@ def test_512_standins_have_the_contract(tmp_path: Path, name: str) -> None:
     assert a.shape == crop.shape and not np.array_equal(a, b)
 
 
-def test_live_smoothing_cuts_jitter_on_the_shared_clips(
+def test_live_landmarks_are_steady_and_keep_up_on_the_shared_clips(
     clips_dir: Path, scrfd_500m, swapper_128, recognizer
 ) -> None:
     engine = Engine(
         EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer))
     )
     for clip in sorted(clips_dir.glob("*.mp4")):
-        raw, smooth = jitter(engine, clip, LiveSettings())
-        assert raw / smooth >= 3.0, clip.name
+        figures = clip_steadiness(engine, clip, LiveSettings())
+        assert figures.ratio >= 3.0, clip.name
+        assert figures.offset_eyes <= 1 / 50, clip.name
 
 
 def test_bench_command_prints_a_row(capsys, swapper_128: Path, data_dir: Path) -> None:

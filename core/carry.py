@@ -1,0 +1,144 @@
+"""Carrying swapped faces onto frames the model did not process.
+
+A swapper slower than the source (6 results a second against 30 frames) would make the video
+choppy if every frame waited for it. Instead the latest swapped faces are kept, and each new
+frame gets them pasted again at the place optical flow tracks them to: the swap lags by the
+model's latency, but motion stays at the source's rate. A scene cut, a face the flow loses, or
+faces older than ``max_age`` drop at once, and the frame then passes through unchanged.
+
+``Carrier`` is safe across threads: ``publish`` (from whatever thread runs the model) and
+``carry`` (from the thread that shows frames) share one immutable snapshot under a lock; the
+optical flow and the paste run outside it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .engine import SwappedCrop, SwapResult
+from .paste import crop_coverage, paste_into
+from .scene import CutSettings, is_cut, thumbnail
+from .track import flow_image, flow_transform, transform_face
+from .types import Face, Frame
+
+
+@dataclass(frozen=True)
+class CarrySettings:
+    enabled: bool = True
+    """Keep the latest swapped faces so ``LiveSession.carry`` can paste them on later frames."""
+    max_age: float = 1.0
+    """Seconds after the processed frame beyond which its faces are no longer carried."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What carrying needs of a frame before it is swapped: its flow image and thumbnail."""
+
+    gray: np.ndarray
+    scale: float
+    thumb: np.ndarray
+
+    @classmethod
+    def of(cls, frame: Frame) -> Reference:
+        gray, scale = flow_image(frame)
+        return cls(gray, scale, thumbnail(frame))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    face: Face
+    crop: SwappedCrop
+    coverage: np.ndarray
+    """The part of the crop that saw the processed frame (see ``paste.crop_coverage``)."""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    kept: tuple[_Kept, ...]
+    reference: Reference
+    """The frame the faces' positions refer to (the processed one, then the latest carried one)."""
+    time: float
+    """The processed frame's time: the faces' age is counted from it."""
+
+
+def _moved(crop: SwappedCrop, m: np.ndarray) -> SwappedCrop:
+    """The crop's frame-to-crop matrix after the face moved by ``m`` (frame to frame, 2x3)."""
+    back = cv2.invertAffineTransform(m)
+    matrix = crop.matrix @ np.vstack([back, [0.0, 0.0, 1.0]])
+    return SwappedCrop(crop.swapped, crop.original, matrix)
+
+
+class Carrier:
+    """The latest swapped faces of one live session, and pasting them onto new frames."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+
+    def publish(self, result: SwapResult, reference: Reference, time: float) -> None:
+        """Keep ``result``'s swapped faces (``reference`` is of the frame before the swap)."""
+        height, width = result.frame.shape[:2]
+        kept = tuple(
+            _Kept(f, c, crop_coverage(c.matrix, c.swapped.shape[0], height, width))
+            for f, c in zip(result.swapped, result.crops, strict=True)
+        )
+        with self._lock:
+            self._snapshot = _Snapshot(kept, reference, time)
+
+    def drop(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+    @property
+    def faces(self) -> int:
+        """How many swapped faces are kept now."""
+        with self._lock:
+            return 0 if self._snapshot is None else len(self._snapshot.kept)
+
+    def carry(
+        self,
+        frame: Frame,
+        time: float,
+        cuts: CutSettings,
+        settings: CarrySettings,
+        blend: float = 1.0,
+        detail: float = 0.0,
+        in_place: bool = False,
+    ) -> SwapResult:
+        """``frame`` with the kept faces pasted where they moved to; unchanged when there are none."""
+        out = frame if in_place else frame.copy()
+        with self._lock:
+            snapshot = self._snapshot
+        if snapshot is None or not snapshot.kept:
+            return SwapResult(out, [], [], [])
+        current = Reference.of(frame)
+        stale = time - snapshot.time > settings.max_age or not settings.enabled
+        if stale or is_cut(snapshot.reference.thumb, current.thumb, cuts):
+            self._replace(snapshot, None)
+            return SwapResult(out, [], [], [])
+        previous = snapshot.reference
+        kept = []
+        if previous.gray.shape == current.gray.shape:
+            for item in snapshot.kept:
+                m = flow_transform(previous.gray, current.gray, item.face, current.scale)
+                if m is not None:
+                    kept.append(_Kept(transform_face(item.face, m), _moved(item.crop, m), item.coverage))
+        self._replace(snapshot, _Snapshot(tuple(kept), current, snapshot.time) if kept else None)
+        regions = []
+        for item in kept:
+            c = item.crop
+            region = paste_into(out, c.swapped, c.matrix, blend, detail, c.original, item.coverage)
+            if region is not None:
+                regions.append(region)
+        faces = [k.face for k in kept]
+        return SwapResult(out, faces, faces, regions, [k.crop for k in kept])
+
+    def _replace(self, old: _Snapshot, new: _Snapshot | None) -> None:
+        """Store what a carry made of ``old``, unless a newer result was published meanwhile."""
+        with self._lock:
+            if self._snapshot is old:
+                self._snapshot = new

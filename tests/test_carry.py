@@ -1,0 +1,150 @@
+"""LiveSession.carry: the latest swapped faces pasted onto frames the model did not process."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers import read
+
+from inswapper_live.core.carry import CarrySettings
+from inswapper_live.core.engine import Engine, EngineSettings
+from inswapper_live.core.live import LiveSession, LiveSettings
+
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def engine(scrfd_500m: Path, swapper_128: Path, recognizer: Path, faces_dir: Path) -> Engine:
+    e = Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer)))
+    e.set_source(e.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
+    return e
+
+
+@pytest.fixture(scope="module")
+def frames(clips_dir: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(clips_dir / "clip_obama_zoom_3s.mp4"))
+    out = []
+    while len(out) < 40:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame)
+    return out
+
+
+def _camera(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The similarity transform from frame ``a`` to ``b`` of the whole picture.
+
+    The clip moves a still photo, so this is the true motion of every point, the face's included
+    (the detector's landmarks are no oracle here: they shift by up to 6% of the face as it zooms).
+    """
+    ga, gb = (cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in (a, b))
+    points = cv2.goodFeaturesToTrack(ga, 400, 0.01, 8)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(ga, gb, points, None, winSize=(21, 21), maxLevel=3)
+    ok = status.ravel() == 1
+    m, _ = cv2.estimateAffinePartial2D(points[ok, 0], moved[ok, 0])
+    return m
+
+
+def test_carry_follows_the_face_between_processed_frames(engine: Engine, frames: list[np.ndarray]) -> None:
+    session = LiveSession(engine)
+    processed = session.process(frames[0], 0.0)
+    kps = processed.swapped[0].kps
+    # The same frame carried gives back the same swap (the flow finds no motion).
+    again = session.carry(frames[0], 0.0)
+    assert len(again.swapped) == 1
+    mask = processed.mask() > 0.5
+    diff = np.abs(again.frame.astype(int) - processed.frame.astype(int))
+    assert diff[mask].mean() < 2.0
+    # Over 20 frames the face zooms and moves by tens of pixels; the carried one follows it.
+    worst = 0.0
+    for i in range(1, 21):
+        carried = session.carry(frames[i], i / FPS)
+        assert len(carried.swapped) == 1 and len(carried.regions) == 1
+        truth = np.c_[kps, np.ones(5)] @ _camera(frames[0], frames[i]).T
+        worst = max(worst, float(np.abs(carried.swapped[0].kps - truth).max()))
+        changed = np.any(carried.frame != frames[i], axis=2)
+        inside = carried.mask() > 0
+        assert changed.any() and not (changed & ~inside).any(), "only pixels under the paste change"
+    assert np.abs(truth - kps).max() > 20, "the face did move"
+    assert worst < 1.0, "pixels off the true motion"
+    # Part of the crop lay above frame 0's top edge; that part (the swapper's view of black)
+    # has now come into view and must not be pasted.
+    back = cv2.invertAffineTransform(_camera(frames[0], frames[20]))
+    ys, xs = np.nonzero(carried.mask() > 0.02)
+    assert len(ys) > 1000
+    above = (np.c_[xs, ys, np.ones(len(xs))] @ back.T)[:, 1] < -2
+    height, width = frames[0].shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width]
+    outside = (np.c_[xx.ravel(), yy.ravel(), np.ones(xx.size)] @ back.T)[:, 1].reshape(height, width) < -2
+    assert outside[:, width // 3 : 2 * width // 3].any(), "frame 20 shows what was above frame 0"
+    assert not above.any()
+
+
+def test_carry_passes_a_frame_through_after_a_cut_and_drops_the_faces(
+    engine: Engine, frames: list[np.ndarray], faces_dir: Path
+) -> None:
+    session = LiveSession(engine)
+    assert session.carry(frames[0], 0.0).swapped == [], "nothing processed yet"
+    session.process(frames[0], 0.0)
+    other = cv2.resize(read(faces_dir / "pexels_santa_glasses.jpeg"), frames[0].shape[1::-1])
+    cut = session.carry(other, 1 / FPS)
+    assert cut.swapped == [] and cut.regions == [] and np.array_equal(cut.frame, other)
+    assert session.carrier.faces == 0
+    back = session.carry(frames[1], 2 / FPS)
+    assert back.swapped == [] and np.array_equal(back.frame, frames[1]), "dropped, not kept for later"
+
+
+def test_carry_drops_faces_that_are_too_old(engine: Engine, frames: list[np.ndarray]) -> None:
+    session = LiveSession(engine, LiveSettings(carry=CarrySettings(max_age=0.2)))
+    session.process(frames[0], 0.0)
+    assert len(session.carry(frames[1], 0.16).swapped) == 1
+    late = session.carry(frames[2], 0.24)
+    assert late.swapped == [] and np.array_equal(late.frame, frames[2])
+    assert session.carrier.faces == 0
+
+
+def test_carry_in_place_writes_into_the_frame(engine: Engine, frames: list[np.ndarray]) -> None:
+    session = LiveSession(engine)
+    session.process(frames[0], 0.0)
+    frame = frames[1].copy()
+    result = session.carry(frame, 1 / FPS, in_place=True)
+    assert result.frame is frame and not np.array_equal(frame, frames[1])
+
+
+def test_carry_from_another_thread_while_process_runs(engine: Engine, frames: list[np.ndarray]) -> None:
+    """A slow model's thread processes every 5th frame; the display thread carries each frame."""
+    session = LiveSession(engine)
+    session.process(frames[0], 0.0)
+    truth = [engine.detect(f)[0].kps for f in frames]
+    errors: list[BaseException] = []
+    carried: list[tuple[int, np.ndarray]] = []
+    stop = threading.Event()
+
+    def model() -> None:
+        try:
+            for i in range(5, len(frames), 5):
+                session.process(frames[i], i / FPS)
+        except BaseException as error:  # handed to the test thread
+            errors.append(error)
+        finally:
+            stop.set()
+
+    worker = threading.Thread(target=model)
+    worker.start()
+    i = 1
+    while not stop.is_set() or i < len(frames):
+        k = i % len(frames)
+        result = session.carry(frames[k], k / FPS)
+        carried += [(k, f.kps) for f in result.swapped]
+        i += 1
+    worker.join()
+    assert not errors
+    assert len(carried) >= len(frames) - 1
+    size = np.sqrt(engine.detect(frames[-1])[0].area)
+    worst = max(float(np.abs(kps - truth[k]).max()) for k, kps in carried) / size
+    assert worst < 0.1
