@@ -30,6 +30,7 @@ from .properties import (
 )
 from .readback import Readback, ReadbackFrame
 from .settings import FilterSettings
+from .smooth import Carrier, Snapshot
 from .worker import FrameWorker
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class FaceSwapFilter:
         self._lock = threading.Lock()
         self._wanted = settings
         self._worker: FrameWorker | None = None
+        self._carrier: Carrier | None = None
+        """Async sources with smooth motion: the thread that pastes the latest faces on every frame."""
         self._parent: int | None = None
         self._closed = False
         self._unsupported: set[int] = set()
@@ -129,12 +132,19 @@ class FaceSwapFilter:
                 )
             return self._worker
 
+    def _carrier_for_frames(self, worker: FrameWorker) -> Carrier | None:
+        """The carrier (smooth motion), started with the worker it feeds."""
+        with self._lock:
+            if self._carrier is None and not self._closed and self._worker is worker:
+                self._carrier = Carrier(self.model, worker, f"face-swap: {self.name}")
+            return self._carrier
+
     def _prepare(self) -> None:
         with self._lock:
             wanted = self._wanted
         self.model.configure(wanted)
 
-    def _process(self, item: HeldFrame | ReadbackFrame) -> None:
+    def _process(self, item: HeldFrame | ReadbackFrame | Snapshot) -> None:
         if self.model.ready:
             item.swap(self.model)
 
@@ -167,14 +177,28 @@ class FaceSwapFilter:
         if fmt not in SUPPORTED and fmt not in self._unsupported:
             self._unsupported.add(fmt)
             log.warning("Face Swap '%s': %s frames pass through unswapped", self.name, format_name(fmt))
+        carrier = self._carrier
         if worker is None or self.model.status.state not in _HOLDING or fmt not in SUPPORTED:
-            if worker is not None and worker.held:
-                worker.flush()
+            for holder in (worker, carrier.worker if carrier is not None else None):
+                if holder is not None and holder.held:
+                    holder.flush()
             return address
         if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
             self._parent = self.obs.obs_filter_get_parent(self.context)
-        worker.submit(HeldFrame(self.obs, address, self._parent))
+        held = HeldFrame(self.obs, address, self._parent)
+        if self.settings.smooth_motion:
+            carrier = self._carrier_for_frames(worker)
+            if carrier is not None:
+                carrier.worker.submit(held)
+                done = carrier.worker.take()
+                return done.address if done is not None else None
+        if carrier is not None and carrier.worker.held:
+            carrier.worker.flush()  # smooth motion was switched off
+        worker.submit(held)
         done = worker.take()
+        if done is not None and not isinstance(done, HeldFrame):
+            done.release()  # a copy from smooth motion: nothing to show
+            return None
         return done.address if done is not None else None
 
     def video_render(self) -> None:
@@ -201,7 +225,10 @@ class FaceSwapFilter:
         summary = self.status_text()
         with self._lock:
             worker, self._worker = self._worker, None
+            carrier, self._carrier = self._carrier, None
             self._parent = None
+        if carrier is not None:
+            carrier.worker.close(wait=False)
         if worker is not None:
             if worker.stats.submitted:
                 log.info("Face Swap filter '%s' stopped: %s", self.name, summary)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
+from ..core.carry import CarrySettings
 from ..core.engine import Engine, SwapResult
 from ..core.errors import InswapperLiveError, SettingsError
 from ..core.imageio import read_image
@@ -87,7 +88,9 @@ class SwapModel:
                     image.bgr, f"reference image {settings.reference_image}"
                 ).embedding
             engine.set_reference(reference)
-        live = LiveSettings(detect_every=settings.detection_interval)
+        live = LiveSettings(
+            detect_every=settings.detection_interval, carry=CarrySettings(enabled=settings.smooth_motion)
+        )
         if self._session is None:
             self._session = LiveSession(engine, live)
         else:
@@ -111,11 +114,18 @@ class SwapModel:
             return ""
         return self._engine.swapper.session.get_providers()[0].removesuffix("ExecutionProvider")
 
-    def process(self, frame: Frame) -> SwapResult:
+    def process(self, frame: Frame, timestamp: float | None = None) -> SwapResult:
         """Swap ``frame`` (BGR): faces detected every ``detection_interval`` frames, tracked between."""
         if self._session is None:
             raise SettingsError("The face swap model is not configured.")
-        return self._session.process(frame)
+        return self._session.process(frame, timestamp)
+
+    def carried(self, before: Frame, timestamp: float) -> tuple[Frame, list[Box]]:
+        """``before`` with the latest swapped faces pasted where they moved to (and the label),
+        and the boxes that may differ; ``before`` itself is unchanged. Safe beside ``process``."""
+        if self._session is None:
+            raise SettingsError("The face swap model is not configured.")
+        return self._labelled(self._session.carry(before, timestamp))
 
     def swap_view(self, view: FrameView) -> int:
         """Swap the faces of a frame in its own pixel format, in place; returns the pixels written.
@@ -140,7 +150,9 @@ class SwapModel:
 
     def swapped(self, before: Frame) -> tuple[Frame, list[Box]]:
         """The swapped frame (with the label) and the boxes that may differ from ``before``."""
-        result = self.process(before)
+        return self._labelled(self.process(before))
+
+    def _labelled(self, result: SwapResult) -> tuple[Frame, list[Box]]:
         boxes = [(r.y0, r.y1, r.x0, r.x1) for r in result.regions]
         settings = self._applied
         if settings is not None and settings.label_enabled:

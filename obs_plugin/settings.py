@@ -51,6 +51,9 @@ class FilterSettings:
     label_position: str = "bottom-right"
     label_size: int = 5
     """Label height in percent of the frame height."""
+    smooth_motion: bool = True
+    """Async sources: paste the latest swapped faces on every frame at its tracked positions,
+    so a model slower than the source costs latency, not frame rate."""
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> FilterSettings:
