@@ -334,7 +334,63 @@ def scenario_enable(host: ObsHost, cfg: dict, out: Path) -> dict:
     return result
 
 
+def scenario_smooth(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """A slow model on a moving face at 30 fps: how many frames OBS gets back, swapped; then a
+    cut to a frame without a face."""
+    obs = host.obs
+    image = cv2.imread(cfg["image"])
+    frames = [make_frame(np.roll(image, 2 * i - 10, axis=1), PixelFormat.I420) for i in range(10)]
+    frames += frames[-2:0:-1]  # the head moves right, then back
+    blank = make_frame(np.full_like(image, 90), PixelFormat.I420)
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    obs.obs_source_set_enabled(face_swap, False)
+    push(host, source, frames[0], 0.3)
+    plain = host.screenshot(source)
+    push(host, source, blank, 0.3)
+    blank_plain = host.screenshot(source)
+    obs.obs_source_set_enabled(face_swap, True)
+    impl = host.registry.impl
+    shown = []
+    original = impl.filter_video
+
+    def counting(instance: int, frame: int):
+        out = original(instance, frame)
+        shown.append(out is not None)
+        return out
+
+    impl.filter_video = counting
+    swapped = push_until(host, source, frames[0], lambda: face_changed(host, source, plain), 30.0)
+    worker = filter_of(host, face_swap)._worker
+    processed0 = worker.stats.processed
+    shown.clear()
+    pushed = swapped_shots = shots = 0
+    end = time.monotonic() + cfg["seconds"]
+    while time.monotonic() < end:
+        host.output_frame(source, frames[pushed % len(frames)])
+        pushed += 1
+        time.sleep(1 / FPS)
+        if pushed % 5 == 0:
+            shots += 1
+            swapped_shots += int(np.any(host.screenshot(source) != plain, axis=2).sum() > 500)
+    result = {
+        "swapped": swapped,
+        "pushed": pushed,
+        "shown": sum(shown),
+        "processed": worker.stats.processed - processed0,
+        "swapped_shots": swapped_shots,
+        "shots": shots,
+    }
+    push(host, source, blank, 0.15)  # a cut: the last faces must not be pasted onto this
+    after_cut = host.screenshot(source)
+    result["cut_changed_pixels"] = int(np.any(after_cut != blank_plain, axis=2).sum())
+    impl.filter_video = original
+    host.remove_filter(source, face_swap)
+    return result
+
+
 SCENARIOS = {
+    "smooth": scenario_smooth,
     "enable": scenario_enable,
     "async": scenario_async,
     "render": scenario_render,

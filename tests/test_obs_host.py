@@ -155,3 +155,31 @@ def test_enabling_never_blanks_image_or_colour_sources(display, settings, photo,
             assert shots >= 10 and blank == 0, f"{name}, {when}: {blank} of {shots} screenshots blank"
         assert result[name]["state"] == "ready"
     assert result["leaks"] == 0
+
+
+@pytest.fixture(scope="module")
+def slow_swapper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_slow_swapper(tmp_path_factory.mktemp("slow") / "slow_swapper.onnx")[0]
+
+
+@pytest.mark.parametrize("smooth", [True, False], ids=["smooth", "processed-only"])
+def test_smooth_motion_shows_every_frame_with_a_slow_model(
+    display, settings, photo, slow_swapper, smooth, tmp_path
+) -> None:
+    """A model slower than the source (>= 150 ms against 30 fps) on a moving face: with smooth
+    motion OBS gets back (nearly) every frame, swapped, and a cut to a frame without a face
+    shows no swapped pixels 0.15 s later; without it OBS gets only the processed frames."""
+    config = {
+        "image": str(photo),
+        "seconds": 3.0,
+        "settings": {**settings, "swapper": str(slow_swapper), "smooth_motion": smooth},
+    }
+    r = run(display, "smooth", config, tmp_path)
+    assert r["swapped"], r
+    if smooth:
+        assert r["shown"] >= 0.6 * r["pushed"] and r["shown"] >= 3 * r["processed"], r
+        assert r["swapped_shots"] >= 0.8 * r["shots"], r
+        assert r["cut_changed_pixels"] == 0, r
+    else:  # a frame shows one inference late: the cut too
+        assert r["shown"] <= r["processed"] + 2, r
+    assert r["leaks"] == 0
