@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from obs_env import gl_env, need_binary, need_obs_python_match, xvfb
-from obs_gui import ObsGui, clip_frames, closest_frame, obs_env
+from obs_gui import ObsGui, click_reload_scripts, clip_frames, closest_frame, obs_env, open_scripts_dialog
 from slow_model import make_slow_swapper
 
 from inswapper_live.core.engine import Engine, EngineSettings
@@ -302,5 +302,47 @@ def test_remote_changes_stay_with_the_filters_dialog_open(
         ]
         code, log = gui.stop()
         assert code == 0, log[-3000:]
+    finally:
+        gui.kill()
+
+
+def test_reload_scripts_button_keeps_live_filters_working(display, models, clips_dir, tmp_path) -> None:
+    """Tools > Scripts > Reload Scripts, clicked twice with the mouse: the script reloads each
+    time (its filters stop and start again) and the filter on a playing clip swaps after each."""
+    evidence = Evidence(clips_dir / CLIP, models)
+    gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
+    gui.write_config()
+    settings = {
+        "face_model": str(models["face"]),
+        "swapper": str(models["fast"]),
+        "detector": str(models["yunet"]),
+    }
+    try:
+        gui.start()
+        gui.request(
+            "CreateInput",
+            {"sceneName": "Scene", "inputName": "clip", "inputKind": "ffmpeg_source",
+             "inputSettings": {"local_file": str(clips_dir / CLIP), "looping": True}, "sceneItemEnabled": True},
+        )  # fmt: skip
+        gui.request(
+            "CreateSourceFilter",
+            {"sourceName": "clip", "filterName": FILTER, "filterKind": "inswapper_live_face_swap",
+             "filterSettings": settings},
+        )  # fmt: skip
+        assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), "no swap before reloading"
+        open_scripts_dialog(gui.env["DISPLAY"])
+        stopped = f"Face Swap filter '{FILTER}' stopped"
+        for reload in (1, 2):
+            click_reload_scripts(gui.env["DISPLAY"])
+            assert wait_until(lambda reload=reload: gui.log().count(stopped) >= reload, 10), (
+                f"reload {reload} did not unload the script:\n{gui.log()[-3000:]}"
+            )
+            time.sleep(1.0)
+            assert "spec not found" not in gui.log() and "Traceback" not in gui.log(), gui.log()[-3000:]
+            assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), (
+                f"no swap after reload {reload}:\n{gui.log()[-3000:]}"
+            )
+        code, log = gui.stop()
+        assert code == 0 and re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
     finally:
         gui.kill()
