@@ -17,15 +17,28 @@ item's later ``release`` a no-op) and lets the thread finish on its own and rele
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+_FINISHING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+"""Threads closed without waiting, possibly still inside an inference."""
+
+
+@atexit.register
+def _join_finishing() -> None:
+    """At interpreter exit (OBS quitting, a test process ending) wait for the threads still
+    finishing an inference: exiting under a running onnxruntime session can abort the process."""
+    for thread in list(_FINISHING):
+        thread.join(STOP_TIMEOUT_S)
 
 T = TypeVar("T")
 
@@ -182,6 +195,7 @@ class FrameWorker(Generic[T]):
             self._closing = True
             self._cond.notify_all()
         if not wait and self._abandon is not None:
+            _FINISHING.add(self._thread)
             with self._cond:
                 values = [i.value for i in self._pending] + [i.value for i in self._done]
                 self._pending.clear()
