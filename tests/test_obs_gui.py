@@ -51,6 +51,15 @@ def models(tmp_path_factory: pytest.TempPathFactory, swapper_128: Path, yunet: P
     return {"face": face, "fast": swapper_128, "slow": slow, "slow_seconds": seconds, "yunet": yunet}
 
 
+def swap_settings(models: dict) -> dict:
+    """The filter's settings with the fast synthetic swapper and YuNet."""
+    return {
+        "face_model": str(models["face"]),
+        "swapper": str(models["fast"]),
+        "detector": str(models["yunet"]),
+    }
+
+
 class Evidence:
     """Whether a screenshot shows the clip's face swapped: compare with the clip frame it shows."""
 
@@ -106,11 +115,7 @@ def test_face_swap_in_real_obs(display, models, clips_dir, tmp_path) -> None:
     evidence = Evidence(clips_dir / CLIP, models)
     gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
     gui.write_config()
-    settings = {
-        "face_model": str(models["face"]),
-        "swapper": str(models["fast"]),
-        "detector": str(models["yunet"]),
-    }
+    settings = swap_settings(models)
     try:
         gui.start()
         assert "Loaded python script: face_swap_filter.py" in gui.log()
@@ -209,11 +214,7 @@ def test_obs_closes_cleanly_with_filters_on_sync_and_async_sources(
     and closes OBS either at once (models loading, first frames held) or once both filters run
     (read-back surfaces staged, frames in the workers): OBS exits with 0, unloads the script and
     reports no leaks each time."""
-    settings = {
-        "face_model": str(models["face"]),
-        "swapper": str(models["fast"]),
-        "detector": str(models["yunet"]),
-    }
+    settings = swap_settings(models)
     sources = {
         "colour": ("color_source_v3", {}),
         "clip": ("ffmpeg_source", {"local_file": str(clips_dir / CLIP), "looping": True}),
@@ -273,11 +274,7 @@ def test_remote_changes_stay_with_the_filters_dialog_open(
             {"sceneName": "Scene", "inputName": "colour", "inputKind": "color_source_v3",
              "inputSettings": {}, "sceneItemEnabled": True},
         )  # fmt: skip
-        settings = {
-            "face_model": str(models["face"]),
-            "swapper": str(models["fast"]),
-            "detector": str(models["yunet"]),
-        }
+        settings = swap_settings(models)
         gui.request(
             "CreateSourceFilter",
             {**filter_ref, "filterKind": "inswapper_live_face_swap", "filterSettings": settings},
@@ -312,11 +309,7 @@ def test_reload_scripts_button_keeps_live_filters_working(display, models, clips
     evidence = Evidence(clips_dir / CLIP, models)
     gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
     gui.write_config()
-    settings = {
-        "face_model": str(models["face"]),
-        "swapper": str(models["fast"]),
-        "detector": str(models["yunet"]),
-    }
+    settings = swap_settings(models)
     try:
         gui.start()
         gui.request(
