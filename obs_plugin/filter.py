@@ -206,10 +206,10 @@ class FaceSwapFilter:
         obs = self.obs
         parent = obs.obs_filter_get_parent(self.context)
         target = obs.obs_filter_get_target(self.context)
-        worker = self._worker_for_frames()
         if not parent or not target or obs.obs_source_get_output_flags(parent) & OBS_SOURCE_ASYNC:
-            obs.obs_source_skip_video_filter(self.context)
+            obs.obs_source_skip_video_filter(self.context)  # no worker for it: none is started
             return
+        worker = self._worker_for_frames()
         width, height = obs.obs_source_get_base_width(target), obs.obs_source_get_base_height(target)
         if worker is None or self.model.status.state not in _HOLDING or not width or not height:
             if worker is not None and worker.held:
