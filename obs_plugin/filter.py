@@ -49,10 +49,14 @@ class HeldFrame:
     during inference, so a removal can release it while the model still runs on a copy.
     """
 
-    __slots__ = ("_lock", "_released", "address", "obs", "parent")
+    __slots__ = ("_lock", "_released", "address", "obs", "parent", "shape")
 
-    def __init__(self, obs: Libobs, address: int, parent: int) -> None:
+    def __init__(
+        self, obs: Libobs, address: int, parent: int, shape: tuple[int, int, int] = (0, 0, 0)
+    ) -> None:
         self.obs, self.address, self.parent = obs, address, parent
+        self.shape = shape
+        """(format, width, height) when it arrived."""
         self._lock = threading.Lock()
         self._released = False
 
@@ -96,6 +100,18 @@ class HeldFrame:
                 return
             self._released = True
         self.obs.obs_source_release_frame(self.parent, self.address)
+
+
+def _shown(done: object, incoming: HeldFrame) -> int | None:
+    """The frame to give OBS: ``done`` when it is a held frame of the incoming frame's format
+    and size. A frame from before the source changed format (OBS freed its cache of them
+    then) or a copy from smooth motion goes back instead and OBS keeps its last frame."""
+    if done is None:
+        return None
+    if isinstance(done, HeldFrame) and done.shape == incoming.shape:
+        return done.address
+    done.release()  # type: ignore[attr-defined]
+    return None
 
 
 class FaceSwapFilter:
@@ -173,7 +189,8 @@ class FaceSwapFilter:
     def filter_video(self, address: int) -> int | None:
         """Async sources: keep this frame for the worker, give back the newest swapped one (or NULL)."""
         worker = self._worker_for_frames()
-        fmt = frame_at(address).format
+        incoming = frame_at(address)
+        fmt = incoming.format
         if fmt not in SUPPORTED and fmt not in self._unsupported:
             self._unsupported.add(fmt)
             log.warning("Face Swap '%s': %s frames pass through unswapped", self.name, format_name(fmt))
@@ -185,21 +202,16 @@ class FaceSwapFilter:
             return address
         if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
             self._parent = self.obs.obs_filter_get_parent(self.context)
-        held = HeldFrame(self.obs, address, self._parent)
+        held = HeldFrame(self.obs, address, self._parent, (fmt, incoming.width, incoming.height))
         if self.settings.smooth_motion:
             carrier = self._carrier_for_frames(worker)
             if carrier is not None:
                 carrier.worker.submit(held)
-                done = carrier.worker.take()
-                return done.address if done is not None else None
+                return _shown(carrier.worker.take(), held)
         if carrier is not None and carrier.worker.held:
             carrier.worker.flush()  # smooth motion was switched off
         worker.submit(held)
-        done = worker.take()
-        if done is not None and not isinstance(done, HeldFrame):
-            done.release()  # a copy from smooth motion: nothing to show
-            return None
-        return done.address if done is not None else None
+        return _shown(worker.take(), held)
 
     def video_render(self) -> None:
         """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""

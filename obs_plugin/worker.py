@@ -40,6 +40,7 @@ def _join_finishing() -> None:
     for thread in list(_FINISHING):
         thread.join(STOP_TIMEOUT_S)
 
+
 T = TypeVar("T")
 
 FPS_WINDOW_S = 5.0
