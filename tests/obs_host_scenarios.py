@@ -238,8 +238,8 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     result["recovered"] = push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)
     worker = live._worker
     host.remove_filter(source, face_swap)
-    result["held_after_remove"] = worker.held
     worker._thread.join(10)  # removal does not wait for it: it ends on its own
+    result["held_after_remove"] = worker.held
     result["worker_stopped"] = not worker._thread.is_alive()
     # A filter still live when the program exits: unload, then sources destroyed, then shutdown.
     obs.obs_source_release(host.add_filter(source, json.dumps(cfg["settings"])))  # the source keeps it
