@@ -152,13 +152,16 @@ def test_face_swap_in_real_obs(display, models, clips_dir, tmp_path) -> None:
             "SetSourceFilterEnabled", {"sourceName": "clip", "filterName": FILTER, "filterEnabled": True}
         )
 
-        # A slow model on one inference thread: OBS keeps rendering on time, frames are dropped instead.
+        # A slow model on one inference thread: OBS keeps rendering on time, frames are dropped
+        # instead. Smooth motion off: its carrier thread (about 8 ms of CPU per 640x480 frame)
+        # does not fit beside software OpenGL and the model on this 2-core machine (4 of 150
+        # frames late in one quiet run); test_obs_host.py checks smooth motion itself.
         gui.request(
             "SetSourceFilterSettings",
             {
                 "sourceName": "clip",
                 "filterName": FILTER,
-                "filterSettings": {"swapper": str(models["slow"]), "threads": 1},
+                "filterSettings": {"swapper": str(models["slow"]), "threads": 1, "smooth_motion": False},
             },
         )
         assert wait_until(lambda: "slow_swapper.onnx runs on" in gui.log(), 20), "the slow model never loaded"
