@@ -111,7 +111,7 @@ def run_case(case: str, with_filter: bool, seconds: float, settings: dict, image
 
     method = "video_render" if case == "capture" else "filter_video"
     setattr(Plugin, method, timed(getattr(Plugin, method), callback_ms))
-    SwapModel.swap_view = timed(SwapModel.swap_view, worker_ms)  # type: ignore[method-assign]
+    SwapModel.process = timed(SwapModel.process, worker_ms)  # type: ignore[method-assign]
 
     host = ObsHost(HostSettings(width=1920, height=1080, fps=30, profile=True)).start()
     obs = host.obs

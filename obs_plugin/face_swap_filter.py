@@ -8,6 +8,8 @@ a dependency is missing it says, in the script's description and in OBS's log, w
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import platform
@@ -20,9 +22,36 @@ REPO = HERE.parent
 PACKAGE = "inswapper_live"
 REQUIRED_MODULES = ("numpy", "cv2", "onnxruntime", "onnx", "safetensors", "PIL")
 
-# OBS puts this script's folder first on sys.path; its module names (formats, settings, ...)
-# must not shadow anything else, and the package is imported by its own name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+class _ScriptFinder(importlib.abc.MetaPathFinder):
+    """Finds this script by its module name, and nothing else.
+
+    OBS imports the script by name from its folder on sys.path, and *Reload Scripts* calls
+    ``importlib.reload``, which looks the name up again. The folder is taken off sys.path (its
+    module names, formats, settings, ..., must not shadow anything), so this finder answers
+    that one lookup instead.
+    """
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, str(path)
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self.path)
+
+
+def _findable_by_name(name: str) -> None:
+    """Keep exactly one finder for this script (a reload runs this again) and the folder off sys.path."""
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+    script = str(Path(__file__).resolve())
+    sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "path", None) != script]
+    sys.meta_path.append(_ScriptFinder(name, Path(script)))
+
+
+_findable_by_name(__name__)
 
 
 def _use_repository_as_package() -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import statistics
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .formats import SUPPORTED, FrameView, PixelFormat, plane_sizes
+from .formats import SUPPORTED, FrameView, PixelFormat, format_name, plane_sizes
 from .libobs import OBS_SOURCE_ASYNC, Libobs, frame_at, text
 from .model import SwapModel
 from .properties import (
@@ -26,8 +28,9 @@ from .properties import (
     set_defaults,
     show_licence,
 )
-from .readback import Readback
+from .readback import Readback, ReadbackFrame
 from .settings import FilterSettings
+from .smooth import Carrier, Snapshot
 from .worker import FrameWorker
 
 if TYPE_CHECKING:
@@ -40,12 +43,28 @@ _HOLDING = ("idle", "loading", "ready")
 
 
 class HeldFrame:
-    """An async frame the filter kept (it returned NULL to OBS); released to its source exactly once."""
+    """An async frame the filter kept (it returned NULL to OBS); released to its source exactly once.
 
-    __slots__ = ("address", "obs", "parent")
+    Its pixels are touched only inside ``open`` (converting, writing back: milliseconds), never
+    during inference, so a removal can release it while the model still runs on a copy.
+    """
 
-    def __init__(self, obs: Libobs, address: int, parent: int) -> None:
+    __slots__ = ("_lock", "_released", "address", "obs", "parent", "shape")
+
+    def __init__(
+        self, obs: Libobs, address: int, parent: int, shape: tuple[int, int, int] = (0, 0, 0)
+    ) -> None:
         self.obs, self.address, self.parent = obs, address, parent
+        self.shape = shape
+        """(format, width, height) when it arrived."""
+        self._lock = threading.Lock()
+        self._released = False
+
+    @contextmanager
+    def open(self) -> Iterator[FrameView | None]:
+        """The frame's planes while it is still held (None once released); release waits for it."""
+        with self._lock:
+            yield None if self._released else self.view()
 
     def view(self) -> FrameView:
         """The frame's planes as writable numpy views (a flipped frame is seen upright)."""
@@ -66,8 +85,33 @@ class HeldFrame:
             bool(frame.full_range),
         )
 
+    def swap(self, model: SwapModel) -> None:
+        """Worker side: swap the faces in place, touching the pixels only while still held."""
+        model.swap_held(self.open)
+
+    def abandon(self) -> None:
+        """The filter is going away: back to its source now, even while the model runs on a copy."""
+        self.release()
+
     def release(self) -> None:
+        """Back to its source, once; later calls do nothing."""
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
         self.obs.obs_source_release_frame(self.parent, self.address)
+
+
+def _shown(done: object, incoming: HeldFrame) -> int | None:
+    """The frame to give OBS: ``done`` when it is a held frame of the incoming frame's format
+    and size. A frame from before the source changed format (OBS freed its cache of them
+    then) or a copy from smooth motion goes back instead and OBS keeps its last frame."""
+    if done is None:
+        return None
+    if isinstance(done, HeldFrame) and done.shape == incoming.shape:
+        return done.address
+    done.release()  # type: ignore[attr-defined]
+    return None
 
 
 class FaceSwapFilter:
@@ -82,8 +126,12 @@ class FaceSwapFilter:
         self._lock = threading.Lock()
         self._wanted = settings
         self._worker: FrameWorker | None = None
+        self._carrier: Carrier | None = None
+        """Async sources with smooth motion: the thread that pastes the latest faces on every frame."""
         self._parent: int | None = None
         self._closed = False
+        self._unsupported: set[int] = set()
+        """Pixel formats (libobs values) seen and passed through unswapped, named in the status."""
         self._worker_for_frames()
 
     # ------------------------------------------------------------ worker plumbing
@@ -92,22 +140,37 @@ class FaceSwapFilter:
         with self._lock:
             if self._worker is None and not self._closed:
                 self._worker = FrameWorker(
-                    self._process, self._release, prepare=self._prepare, name=f"face-swap: {self.name}"
+                    self._process,
+                    self._release,
+                    prepare=self._prepare,
+                    abandon=self._abandon,
+                    name=f"face-swap: {self.name}",
                 )
             return self._worker
+
+    def _carrier_for_frames(self, worker: FrameWorker) -> Carrier | None:
+        """The carrier (smooth motion), started with the worker it feeds."""
+        with self._lock:
+            if self._carrier is None and not self._closed and self._worker is worker:
+                self._carrier = Carrier(self.model, worker, f"face-swap: {self.name}")
+            return self._carrier
 
     def _prepare(self) -> None:
         with self._lock:
             wanted = self._wanted
         self.model.configure(wanted)
 
-    def _process(self, item: HeldFrame) -> None:
+    def _process(self, item: HeldFrame | ReadbackFrame | Snapshot) -> None:
         if self.model.ready:
-            self.model.swap_view(item.view())
+            item.swap(self.model)
 
     @staticmethod
     def _release(item: HeldFrame) -> None:
         item.release()
+
+    @staticmethod
+    def _abandon(item: HeldFrame) -> None:
+        item.abandon()
 
     @property
     def settings(self) -> FilterSettings:
@@ -126,26 +189,39 @@ class FaceSwapFilter:
     def filter_video(self, address: int) -> int | None:
         """Async sources: keep this frame for the worker, give back the newest swapped one (or NULL)."""
         worker = self._worker_for_frames()
-        fmt = frame_at(address).format
+        incoming = frame_at(address)
+        fmt = incoming.format
+        if fmt not in SUPPORTED and fmt not in self._unsupported:
+            self._unsupported.add(fmt)
+            log.warning("Face Swap '%s': %s frames pass through unswapped", self.name, format_name(fmt))
+        carrier = self._carrier
         if worker is None or self.model.status.state not in _HOLDING or fmt not in SUPPORTED:
-            if worker is not None and worker.held:
-                worker.flush()
+            for holder in (worker, carrier.worker if carrier is not None else None):
+                if holder is not None and holder.held:
+                    holder.flush()
             return address
         if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
             self._parent = self.obs.obs_filter_get_parent(self.context)
-        worker.submit(HeldFrame(self.obs, address, self._parent))
-        done = worker.take()
-        return done.address if done is not None else None
+        held = HeldFrame(self.obs, address, self._parent, (fmt, incoming.width, incoming.height))
+        if self.settings.smooth_motion:
+            carrier = self._carrier_for_frames(worker)
+            if carrier is not None:
+                carrier.worker.submit(held)
+                return _shown(carrier.worker.take(), held)
+        if carrier is not None and carrier.worker.held:
+            carrier.worker.flush()  # smooth motion was switched off
+        worker.submit(held)
+        return _shown(worker.take(), held)
 
     def video_render(self) -> None:
         """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""
         obs = self.obs
         parent = obs.obs_filter_get_parent(self.context)
         target = obs.obs_filter_get_target(self.context)
-        worker = self._worker_for_frames()
         if not parent or not target or obs.obs_source_get_output_flags(parent) & OBS_SOURCE_ASYNC:
-            obs.obs_source_skip_video_filter(self.context)
+            obs.obs_source_skip_video_filter(self.context)  # no worker for it: none is started
             return
+        worker = self._worker_for_frames()
         width, height = obs.obs_source_get_base_width(target), obs.obs_source_get_base_height(target)
         if worker is None or self.model.status.state not in _HOLDING or not width or not height:
             if worker is not None and worker.held:
@@ -153,18 +229,22 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        self.readback.render(parent, target, width, height, worker)
+        self.readback.render(self.context, parent, target, width, height, worker)
 
     def remove(self) -> None:
-        """Removed from its source: stop the worker and hand every held frame back to the source."""
+        """Removed from its source: hand every held frame back to the source now, the one in
+        inference included, and let the worker finish on its own (never waited for)."""
         summary = self.status_text()
         with self._lock:
             worker, self._worker = self._worker, None
+            carrier, self._carrier = self._carrier, None
             self._parent = None
+        if carrier is not None:
+            carrier.worker.close(wait=False)
         if worker is not None:
             if worker.stats.submitted:
                 log.info("Face Swap filter '%s' stopped: %s", self.name, summary)
-            worker.close()
+            worker.close(wait=False)
 
     def close(self) -> None:
         """Destroyed or the script unloads: as ``remove``, and free the GPU objects."""
@@ -193,6 +273,10 @@ class FaceSwapFilter:
                 parts.append(f"last error: {worker.last_error}")
         if status.message:
             parts.append(status.message)
+        unsupported = tuple(self._unsupported)  # one atomic copy: OBS's thread may add to it
+        if unsupported:
+            names = ", ".join(sorted(format_name(f) for f in unsupported))
+            parts.append(f"passed through unswapped (pixel format not supported): {names}")
         return "; ".join(parts)
 
 
@@ -247,7 +331,7 @@ class Plugin:
 
     def get_properties(self, instance: int | None) -> int:
         live = self.filters.get(instance) if instance else None
-        current = live.settings if live is not None else FilterSettings()
+        current = self._stored(live) if live is not None else FilterSettings()
         failing = live is not None and live.model.status.state == "error"
         if live is not None:
             self._show_status(live)
@@ -263,6 +347,16 @@ class Plugin:
         if live is not None:
             self._show_status(live)
         return True
+
+    def _stored(self, live: FaceSwapFilter) -> FilterSettings:
+        """The settings as stored now: a remote change (obs-websocket) is stored at once, while
+        OBS calls ``update`` for video filters only on its next frame. A panel built from the
+        applied ones would list, and on its next change write back, the values from before."""
+        data = self.obs.obs_source_get_settings(live.context)
+        try:
+            return read_settings(self.obs, data)
+        finally:
+            self.obs.obs_data_release(data)
 
     def _show_status(self, live: FaceSwapFilter) -> None:
         """Write the status line and the swapper's licence where the panel reads them."""

@@ -1,10 +1,11 @@
 """OBS pixel formats to BGR and back, writing back only the pixels a swap changed.
 
 A frame arrives in its source's own format (a media source gives I420, webcams NV12 or YUY2,
-captures BGRA). It is converted to BGR with the frame's own colour matrix and range (the same
+captures BGRA, HDR and 10-bit media I010 or P010). It is converted to BGR with the frame's own colour matrix and range (the same
 affine map OBS's shaders apply), handed to the engine, and only the pixels that differ
 afterwards are converted back and written into the frame's planes. Every other byte keeps its
-exact value, so a frame without a face comes out byte-identical.
+exact value, so a frame without a face comes out byte-identical. 10-bit frames stay 10-bit:
+the engine sees 8-bit BGR, and the changed pixels are written back as 10-bit samples.
 
 Planes are 2-D ``uint8`` arrays of ``rows x linesize`` bytes (padding included); every view
 below is a strided view into them, so writes land in the frame's own memory.
@@ -41,6 +42,10 @@ class PixelFormat(enum.IntEnum):
     I444 = 10
     BGR3 = 11
     I422 = 12
+    I010 = 17
+    """10-bit 4:2:0, three planes of 16-bit samples holding 0..1023."""
+    P010 = 18
+    """10-bit 4:2:0, Y and interleaved UV planes of 16-bit samples, the value in the top 10 bits."""
 
 
 YUV_FORMATS = frozenset(
@@ -52,11 +57,14 @@ YUV_FORMATS = frozenset(
         PixelFormat.UYVY,
         PixelFormat.I444,
         PixelFormat.I422,
+        PixelFormat.I010,
+        PixelFormat.P010,
     }
 )
+TEN_BIT = frozenset({PixelFormat.I010, PixelFormat.P010})
 RGB_FORMATS = frozenset({PixelFormat.RGBA, PixelFormat.BGRA, PixelFormat.BGRX})
 SUPPORTED = YUV_FORMATS | RGB_FORMATS
-"""Everything else (10-bit, alpha-planar, Y800, BGR3) passes through untouched."""
+"""Everything else (alpha-planar, Y800, BGR3, other high bit depths) passes through untouched."""
 
 SUBSAMPLING: dict[PixelFormat, tuple[int, int]] = {
     PixelFormat.I420: (2, 2),
@@ -66,6 +74,8 @@ SUBSAMPLING: dict[PixelFormat, tuple[int, int]] = {
     PixelFormat.UYVY: (2, 1),
     PixelFormat.I422: (2, 1),
     PixelFormat.I444: (1, 1),
+    PixelFormat.I010: (2, 2),
+    PixelFormat.P010: (2, 2),
 }
 """Chroma subsampling (x, y) of each YUV format."""
 
@@ -75,6 +85,23 @@ _PACKED_422: dict[PixelFormat, tuple[int, int, int]] = {
     PixelFormat.YVYU: (0, 3, 1),
 }
 """Byte offsets of (first Y, U, V) in each 4-byte macropixel."""
+
+_SAMPLE_MAX: dict[PixelFormat, float] = {PixelFormat.I010: 1023.0, PixelFormat.P010: 65535.0 / 64.0}
+"""What a sample of 1.0 is in the units the views give (0..255 for 8-bit formats). OBS's
+shaders read P010 as 16-bit unorm (value / 65535), so 1.0 there is 65535 / 64 in 10-bit steps."""
+_SHIFT = {PixelFormat.P010: 6}
+"""Bits a sample is stored shifted up by."""
+
+
+_OTHER_FORMATS = {13: "I40A", 14: "I42A", 15: "YUVA", 16: "AYUV", 19: "I210", 20: "I412", 21: "YA2L"}
+"""libobs's names of the formats this module does not handle (for the status line)."""
+
+
+def format_name(value: int) -> str:
+    """libobs's name of a ``video_format`` value, e.g. Y800, I210; its number when unknown."""
+    if value in PixelFormat._value2member_map_:
+        return PixelFormat(value).name
+    return _OTHER_FORMATS.get(value, f"format {value}")
 
 
 def plane_sizes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, int]]:
@@ -88,6 +115,10 @@ def plane_sizes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, in
         return [(height, width), (height, cw), (height, cw)]
     if fmt == PixelFormat.I444:
         return [(height, width)] * 3
+    if fmt == PixelFormat.I010:
+        return [(height, 2 * width), (ch, 2 * cw), (ch, 2 * cw)]
+    if fmt == PixelFormat.P010:
+        return [(height, 2 * width), (ch, 4 * cw)]
     if fmt in _PACKED_422:
         return [(height, 4 * cw)]
     if fmt in RGB_FORMATS:
@@ -96,22 +127,26 @@ def plane_sizes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, in
 
 
 # ---------------------------------------------------------------- colour
-def yuv_matrix(space: str = "709", full_range: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """OBS's (matrix, range_min, range_max) for a colour space, as libobs's video_format_get_parameters.
+def yuv_matrix(
+    space: str = "709", full_range: bool = False, bits: int = 8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OBS's (matrix, range_min, range_max) for a colour space, as libobs's
+    video_format_get_parameters_for_format (``bits`` 10 for I010 and P010).
 
     The matrix maps (y, u, v, 1) with components in 0..1 to (r, g, b, 1); it is the fallback
     for a frame whose source left its matrix empty, and what tests build frames with.
     """
     kr, kb = {"601": (0.299, 0.114), "709": (0.2126, 0.0722)}[space]
     kg = 1.0 - kr - kb
+    top, step = float((1 << bits) - 1), float(1 << (bits - 8))
     if full_range:
         y_scale, c_scale, y_off = 1.0, 1.0, 0.0
         lo, hi = np.zeros(3), np.ones(3)
     else:
-        y_scale, c_scale, y_off = 255.0 / 219.0, 255.0 / 224.0, 16.0 / 255.0
-        lo = np.full(3, 16.0 / 255.0)
-        hi = np.array([235.0, 240.0, 240.0]) / 255.0
-    c_off = 128.0 / 255.0
+        y_scale, c_scale, y_off = top / (219.0 * step), top / (224.0 * step), 16.0 * step / top
+        lo = np.full(3, 16.0 * step / top)
+        hi = np.array([235.0, 240.0, 240.0]) * step / top
+    c_off = 128.0 * step / top
     coeffs = np.array(
         [
             [1.0, 0.0, 2.0 * (1.0 - kr)],
@@ -127,27 +162,30 @@ def yuv_matrix(space: str = "709", full_range: bool = False) -> tuple[np.ndarray
 
 @dataclass(frozen=True)
 class _Colour:
-    """The frame's affine YUV<->BGR maps in byte units, for cv2.transform."""
+    """The frame's affine YUV<->BGR maps in sample units (bytes for 8-bit formats), for cv2.transform."""
 
     to_bgr: np.ndarray
-    """3 x 4: (Y, U, V, 1) bytes -> (B, G, R) bytes."""
+    """3 x 4: (Y, U, V, 1) samples -> (B, G, R) bytes."""
     to_yuv: np.ndarray
-    """3 x 4: (B, G, R, 1) bytes -> (Y, U, V) bytes."""
+    """3 x 4: (B, G, R, 1) bytes -> (Y, U, V) samples."""
     lo: np.ndarray
     hi: np.ndarray
-    """Per-channel YUV byte range OBS clamps to before converting."""
+    """Per-channel YUV sample range OBS clamps to before converting."""
 
     @classmethod
-    def of(cls, matrix: np.ndarray, lo: np.ndarray, hi: np.ndarray, full_range: bool) -> _Colour:
+    def of(
+        cls, matrix: np.ndarray, lo: np.ndarray, hi: np.ndarray, full_range: bool, scale: float = 255.0
+    ) -> _Colour:
         matrix = np.asarray(matrix, dtype=np.float64).reshape(4, 4)
         if not np.any(matrix[:3, :3]):  # a source that never filled it in
-            matrix, lo, hi = (np.asarray(v, np.float64) for v in yuv_matrix("709", full_range))
-        lo_b = np.asarray(lo, np.float64) * 255.0
-        hi_b = np.asarray(hi, np.float64) * 255.0
+            bits = 8 if scale == 255.0 else 10
+            matrix, lo, hi = (np.asarray(v, np.float64) for v in yuv_matrix("709", full_range, bits))
+        lo_b = np.asarray(lo, np.float64) * scale
+        hi_b = np.asarray(hi, np.float64) * scale
         if not np.all(hi_b > lo_b):
-            lo_b, hi_b = np.zeros(3), np.full(3, 255.0)
+            lo_b, hi_b = np.zeros(3), np.full(3, scale)
         rgb = np.empty((3, 4))
-        rgb[:, :3] = matrix[:3, :3]
+        rgb[:, :3] = matrix[:3, :3] * (255.0 / scale)
         rgb[:, 3] = matrix[:3, 3] * 255.0
         bgr = rgb[::-1]
         inverse = np.linalg.inv(bgr[:, :3])
@@ -187,14 +225,21 @@ class FrameView:
         return SUBSAMPLING.get(self.format, (1, 1))
 
     def _colour(self) -> _Colour:
-        return _Colour.of(self.color_matrix, self.range_min, self.range_max, self.full_range)
+        scale = _SAMPLE_MAX.get(self.format, 255.0)
+        return _Colour.of(self.color_matrix, self.range_min, self.range_max, self.full_range, scale)
 
     def _yuv_views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Writable Y (h x w), U and V (chroma rows x chroma columns) views into the planes."""
+        """Writable Y (h x w), U and V (chroma rows x chroma columns) views into the planes
+        (16-bit samples as stored for 10-bit formats)."""
         w, h = self.width, self.height
         sx, sy = self.subsampling
         cw, ch = -(-w // sx), -(-h // sy)
         fmt, planes = self.format, self.planes
+        if fmt in TEN_BIT:
+            planes = [p[:, : p.shape[1] // 2 * 2].view(np.uint16) for p in planes]
+        if fmt == PixelFormat.P010:
+            uv = planes[1][:ch]
+            return planes[0][:h, :w], uv[:, 0 : 2 * cw : 2], uv[:, 1 : 2 * cw : 2]
         if fmt in _PACKED_422:
             y_at, u_at, v_at = _PACKED_422[fmt]
             row = planes[0][:h]
@@ -221,14 +266,20 @@ def to_bgr(frame: FrameView) -> Frame:
     sx, sy = frame.subsampling
     h, w = frame.height, frame.width
     lo, hi = (np.rint(colour.lo).astype(int).tolist(), np.rint(colour.hi).astype(int).tolist())
+    shift = _SHIFT.get(frame.format, 0)
     channels = []
     for i, plane in enumerate(frame._yuv_views()):
+        if shift:
+            plane = plane >> shift
         plane = np.clip(plane, lo[i], hi[i])  # as OBS's shader clamps (a new array: the frame is untouched)
         if i and (sx, sy) != (1, 1):
             plane = cv2.resize(
                 plane, (plane.shape[1] * sx, plane.shape[0] * sy), interpolation=cv2.INTER_NEAREST
             )
         channels.append(plane[:h, :w])
+    if frame.format in TEN_BIT:
+        bgr = cv2.transform(cv2.merge(channels).astype(np.float32), colour.to_bgr)
+        return np.clip(np.rint(bgr), 0, 255).astype(np.uint8)
     return cv2.transform(cv2.merge(channels), colour.to_bgr)
 
 
@@ -258,9 +309,12 @@ def _changed(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     return cv2.compare(cv2.max(cv2.max(b, g), r), 0, cv2.CMP_GT)
 
 
-def _to_bytes(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Float YUV values as bytes, clamped to the frame's range (as OBS clamps them)."""
-    return np.clip(np.rint(values), lo, hi).astype(np.uint8)
+def _to_samples(values: np.ndarray, lo: float, hi: float, fmt: PixelFormat) -> np.ndarray:
+    """Float YUV values as the format stores them, clamped to the frame's range (as OBS clamps them)."""
+    if fmt not in TEN_BIT:
+        return np.clip(np.rint(values), lo, hi).astype(np.uint8)
+    samples = np.clip(np.rint(values), lo, min(hi, 1023.0)).astype(np.uint16)
+    return samples << _SHIFT.get(fmt, 0)
 
 
 def write_back(frame: FrameView, before: Frame, after: Frame, boxes: Sequence[Box]) -> int:
@@ -296,12 +350,16 @@ def write_back(frame: FrameView, before: Frame, after: Frame, boxes: Sequence[Bo
         if not changed.any():
             continue
         yuv = cv2.transform(new.astype(np.float32), to_yuv)
-        y_plane[y0:y1, x0:x1][changed] = _to_bytes(yuv[:, :, 0][changed], lo[0], hi[0])
+        y_plane[y0:y1, x0:x1][changed] = _to_samples(yuv[:, :, 0][changed], lo[0], hi[0], frame.format)
         block_changed = _blocks(mask, sx, sy) > 0
         chroma = _blocks(np.ascontiguousarray(yuv[:, :, 1:]), sx, sy)[block_changed]
         cy, cx = y0 // sy, x0 // sx
         rows, cols = block_changed.shape
-        u_plane[cy : cy + rows, cx : cx + cols][block_changed] = _to_bytes(chroma[:, 0], lo[1], hi[1])
-        v_plane[cy : cy + rows, cx : cx + cols][block_changed] = _to_bytes(chroma[:, 1], lo[2], hi[2])
+        u_plane[cy : cy + rows, cx : cx + cols][block_changed] = _to_samples(
+            chroma[:, 0], lo[1], hi[1], frame.format
+        )
+        v_plane[cy : cy + rows, cx : cx + cols][block_changed] = _to_samples(
+            chroma[:, 1], lo[2], hi[2], frame.format
+        )
         written += int(changed.sum())
     return written

@@ -285,6 +285,9 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "gs_blend_state_push": (None, []),
     "gs_blend_state_pop": (None, []),
     "gs_blend_function": (None, [c_int, c_int]),
+    "gs_matrix_push": (None, []),
+    "gs_matrix_pop": (None, []),
+    "gs_matrix_translate3f": (None, [c_float, c_float, c_float]),
     # hosting libobs outside OBS (tests and benchmarks)
     "obs_startup": (c_bool, [S, S, P]),
     "obs_shutdown": (None, []),

@@ -8,8 +8,11 @@ landmarks, a stable choice of faces) over the engine; ``process`` is the one sea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
+from ..core.carry import CarrySettings
 from ..core.engine import Engine, SwapResult
 from ..core.errors import InswapperLiveError, SettingsError
 from ..core.imageio import read_image
@@ -17,7 +20,7 @@ from ..core.live import LiveSession, LiveSettings
 from ..core.mapping import slot_facemap
 from ..core.source import SourceFace
 from ..core.types import Frame
-from .formats import FrameView, to_bgr, write_back
+from .formats import Box, FrameView, to_bgr, write_back
 from .label import draw_label
 from .settings import FilterSettings
 
@@ -92,7 +95,9 @@ class SwapModel:
                     image.bgr, f"reference image {settings.reference_image}"
                 ).embedding
             engine.set_reference(reference)
-        live = LiveSettings(detect_every=settings.detection_interval)
+        live = LiveSettings(
+            detect_every=settings.detection_interval, carry=CarrySettings(enabled=settings.smooth_motion)
+        )
         if self._session is None:
             self._session = LiveSession(engine, live)
         else:
@@ -116,11 +121,18 @@ class SwapModel:
             return ""
         return self._engine.swapper.session.get_providers()[0].removesuffix("ExecutionProvider")
 
-    def process(self, frame: Frame) -> SwapResult:
+    def process(self, frame: Frame, timestamp: float | None = None) -> SwapResult:
         """Swap ``frame`` (BGR): faces detected every ``detection_interval`` frames, tracked between."""
         if self._session is None:
             raise SettingsError("The face swap model is not configured.")
-        return self._session.process(frame)
+        return self._session.process(frame, timestamp)
+
+    def carried(self, before: Frame, timestamp: float) -> tuple[Frame, list[Box]]:
+        """``before`` with the latest swapped faces pasted where they moved to (and the label),
+        and the boxes that may differ; ``before`` itself is unchanged. Safe beside ``process``."""
+        if self._session is None:
+            raise SettingsError("The face swap model is not configured.")
+        return self._labelled(self._session.carry(before, timestamp))
 
     def swap_view(self, view: FrameView) -> int:
         """Swap the faces of a frame in its own pixel format, in place; returns the pixels written.
@@ -129,11 +141,29 @@ class SwapModel:
         without a face keeps every byte.
         """
         before = to_bgr(view)
-        result = self.process(before)
+        after, boxes = self.swapped(before)
+        return write_back(view, before, after, boxes)
+
+    def swap_held(self, open_frame: Callable[[], AbstractContextManager[FrameView | None]]) -> int:
+        """As ``swap_view`` for a frame that may be taken away during inference: its pixels are
+        read and written only inside ``open_frame()``, which gives None once the frame is gone."""
+        with open_frame() as view:
+            if view is None:
+                return 0
+            before = to_bgr(view)
+        after, boxes = self.swapped(before)
+        with open_frame() as view:
+            return write_back(view, before, after, boxes) if view is not None else 0
+
+    def swapped(self, before: Frame) -> tuple[Frame, list[Box]]:
+        """The swapped frame (with the label) and the boxes that may differ from ``before``."""
+        return self._labelled(self.process(before))
+
+    def _labelled(self, result: SwapResult) -> tuple[Frame, list[Box]]:
         boxes = [(r.y0, r.y1, r.x0, r.x1) for r in result.regions]
         settings = self._applied
         if settings is not None and settings.label_enabled:
             box = draw_label(result.frame, settings.label_text, settings.label_position, settings.label_size)
             if box is not None:
                 boxes.append(box)
-        return write_back(view, before, result.frame, boxes)
+        return result.frame, boxes

@@ -264,6 +264,7 @@ def build(
     )
     obs.obs_properties_add_float_slider(props, b"det_thresh", b"Detection threshold", 0.05, 0.95, 0.05)
     obs.obs_properties_add_int_slider(props, b"detection_interval", b"Detect faces every N frames", 1, 30, 1)
+    obs.obs_properties_add_bool(props, b"smooth_motion", b"Smooth motion (faces follow every frame)")
     label = obs.obs_properties_add_bool(props, b"label_enabled", b"Show disclosure label on stream")
     obs.obs_property_set_modified_callback2(label, callbacks.modified, instance)
     obs.obs_properties_add_text(props, b"label_text", b"Label text", OBS_TEXT_DEFAULT)

@@ -1,24 +1,33 @@
-"""Capture sources (display, window, game, browser): swap faces through a GPU readback.
+"""Capture sources (display, window, game, browser, image, colour): swap faces through a GPU readback.
 
-Synchronous sources have no CPU frame to filter, so ``video_render`` draws the source into a
-texture, copies it to a staging surface and reads back the frame staged on the *previous*
-call (mapping the surface just staged would stall until the GPU finishes it). The readback
-goes to the worker like an async frame; the newest swapped frame is uploaded to a dynamic
-texture and drawn instead of the source. A frame is read back only when the worker has no
-frame waiting (a newer one would replace it anyway). Until the first swapped frame exists
-nothing is drawn, so a face never shows unswapped while the filter is on.
+Synchronous sources have no CPU frame to filter. ``video_render`` draws the source as it is
+(OBS's own path), then the newest swapped face patches on top. When the worker is idle, the
+source is also rendered into a texture and staged into one of ``RING`` staging surfaces; a
+surface is mapped only ``LAG`` frames after it was staged (the GPU finished it long ago, so
+mapping never waits for it) and handed to the worker *mapped*: the copy out of it, the
+conversion and everything after happen on the worker. The render thread then only unmaps the
+surfaces the worker has finished reading and uploads the small patches of pixels the swap
+changed (faces, the label), never a whole frame.
 
-Every method except ``destroy`` runs on the graphics thread inside ``video_render``.
+Until the first swapped patches exist the source simply shows as it is: enabling the filter
+never blanks it. A patch stays until the next result (one inference later).
+
+Every method except ``destroy`` runs on the graphics thread inside ``video_render``; the
+worker touches a mapped surface only inside ``ReadbackFrame.read``, which ``destroy`` and a
+resize wait for (milliseconds: a conversion, never an inference) before unmapping.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
-from .formats import FrameView, PixelFormat, yuv_matrix
+from .formats import FrameView, PixelFormat, to_bgr, yuv_matrix
 from .libobs import (
     GS_BGRA,
     GS_BLEND_ONE,
@@ -33,62 +42,128 @@ from .libobs import (
 )
 from .worker import FrameWorker
 
+if TYPE_CHECKING:
+    from .model import SwapModel
+
+RING = 3
+"""Staging surfaces: one being staged, one waiting out the GPU, one with the worker."""
+LAG = 2
+"""Frames between staging a surface and mapping it."""
 _IDENTITY = yuv_matrix("709", True)
 """Unused for BGRA frames, but a FrameView always carries a matrix."""
 
 
+@dataclass
+class Patch:
+    """Swapped pixels to draw over the source: BGRA, at (x, y)."""
+
+    x: int
+    y: int
+    pixels: np.ndarray
+
+
 class ReadbackFrame:
-    """One read-back BGRA frame in a pooled buffer; ``release`` returns the buffer to the pool."""
+    """One mapped staging surface, for the worker: read once, then the surface can be unmapped."""
 
-    __slots__ = ("buffer", "height", "pool", "width")
+    __slots__ = ("_lock", "_open", "address", "height", "linesize", "patches", "width")
 
-    def __init__(self, buffer: np.ndarray, width: int, height: int, pool: BufferPool) -> None:
-        self.buffer, self.width, self.height, self.pool = buffer, width, height, pool
+    def __init__(self, address: int, linesize: int, width: int, height: int) -> None:
+        self.address, self.linesize, self.width, self.height = address, linesize, width, height
+        self.patches: list[Patch] | None = None
+        """Set by the worker: what the swap changed (None until then or when it failed)."""
+        self._lock = threading.Lock()
+        self._open = True
 
-    def view(self) -> FrameView:
-        return FrameView(PixelFormat.BGRA, self.width, self.height, [self.buffer], *_IDENTITY, True)
+    @property
+    def finished(self) -> bool:
+        """Whether the mapped memory is no longer needed (read, dropped or abandoned); never
+        waits: while the worker is reading it, it is not finished."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            return not self._open
+        finally:
+            self._lock.release()
+
+    def read(self) -> np.ndarray | None:
+        """The frame as BGR (copied out of the mapped memory), once; None if it was let go."""
+        with self._lock:
+            if not self._open:
+                return None
+            mapped = np.ctypeslib.as_array(
+                ctypes.cast(self.address, ctypes.POINTER(ctypes.c_uint8)), (self.height, self.linesize)
+            )
+            view = FrameView(PixelFormat.BGRA, self.width, self.height, [mapped], *_IDENTITY, True)
+            bgr = to_bgr(view)
+            self._open = False
+            return bgr
+
+    def swap(self, model: SwapModel) -> None:
+        """Worker side: read the frame, swap it, keep the changed pixels as patches."""
+        before = self.read()
+        if before is not None:
+            self.patches = patches_of(before, *model.swapped(before))
 
     def release(self) -> None:
-        self.pool.give(self.buffer)
-
-
-class BufferPool:
-    """Reused frame buffers, so a 1080p readback does not allocate 8 MB per frame."""
-
-    def __init__(self) -> None:
-        self._free: list[np.ndarray] = []
-        self._lock = threading.Lock()
-
-    def get(self, height: int, row_bytes: int) -> np.ndarray:
+        """Dropped or done: the render thread may unmap the surface."""
         with self._lock:
-            while self._free:
-                buffer = self._free.pop()
-                if buffer.shape == (height, row_bytes):
-                    return buffer
-        return np.empty((height, row_bytes), dtype=np.uint8)
+            self._open = False
 
-    def give(self, buffer: np.ndarray) -> None:
-        with self._lock:
-            if len(self._free) < 4:
-                self._free.append(buffer)
+    abandon = release
 
 
+def patches_of(before: np.ndarray, after: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[Patch]:
+    """BGRA patches of ``after`` over the part of each box where it differs from ``before``."""
+    patches = []
+    for y0, y1, x0, x1 in boxes:
+        diff = np.any(after[y0:y1, x0:x1] != before[y0:y1, x0:x1], axis=2)
+        if not diff.any():
+            continue
+        rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+        top, bottom, left, right = y0 + rows[0], y0 + rows[-1] + 1, x0 + cols[0], x0 + cols[-1] + 1
+        pixels = cv2.cvtColor(after[top:bottom, left:right], cv2.COLOR_BGR2BGRA)
+        patches.append(Patch(int(left), int(top), pixels))
+    return patches
+
+
+@dataclass
+class _Slot:
+    surface: int | None = None
+    staged_at: int | None = None
+    """The render count when the surface was staged (None: nothing staged)."""
+    frame: ReadbackFrame | None = None
+    """The worker's frame while the surface is mapped."""
+
+
+@dataclass
+class _Drawn:
+    texture: int
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass
 class Readback:
     """The GPU objects of one filter instance on a capture source."""
 
-    def __init__(self, obs: Libobs) -> None:
-        self.obs = obs
-        self.size = (0, 0)
-        self.texrender: int | None = None
-        self.surfaces: list[int | None] = [None, None]
-        self.staged = [False, False]
-        self.slot = 0
-        self.result: int | None = None
-        self.has_result = False
-        self.pool = BufferPool()
+    obs: Libobs
+    size: tuple[int, int] = (0, 0)
+    texrender: int | None = None
+    slots: list[_Slot] = field(default_factory=list)
+    drawn: list[_Drawn] = field(default_factory=list)
+    has_result: bool = False
+    renders: int = 0
+
+    def __post_init__(self) -> None:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
         self._data = ctypes.c_void_p()
         self._linesize = ctypes.c_uint32()
+
+    @property
+    def surfaces(self) -> list[int | None]:
+        return [s.surface for s in self.slots]
 
     def _ensure(self, width: int, height: int) -> None:
         if self.size == (width, height) and self.texrender:
@@ -96,35 +171,78 @@ class Readback:
         self._free_objects()
         obs = self.obs
         self.texrender = obs.gs_texrender_create(GS_BGRA, GS_ZS_NONE)
-        self.surfaces = [obs.gs_stagesurface_create(width, height, GS_BGRA) for _ in range(2)]
-        self.result = obs.gs_texture_create(width, height, GS_BGRA, 1, None, GS_DYNAMIC)
+        self.slots = [_Slot(obs.gs_stagesurface_create(width, height, GS_BGRA)) for _ in range(RING)]
         self.size = (width, height)
 
-    def render(self, parent: int, target: int, width: int, height: int, worker: FrameWorker) -> None:
-        """Draw the newest swapped frame; queue the previous frame's readback for the worker."""
+    def render(
+        self, context: int, parent: int, target: int, width: int, height: int, worker: FrameWorker
+    ) -> bool:
+        """Draw the source and the newest patches; stage, map and hand frames to the worker.
+
+        False when nothing swapped exists yet (the source was drawn as it is)."""
         obs = self.obs
         self._ensure(width, height)
-        previous = self.slot ^ 1
-        if self.staged[previous]:
-            self._read(self.surfaces[previous], width, height, worker)
-            self.staged[previous] = False
-        # Capture this frame only if the worker will want it: while a frame waits for the
-        # worker, a newer one would only replace it, so it is neither rendered nor read back.
-        if worker.wants_frame() and self._capture(parent, target, width, height):
-            obs.gs_stage_texture(self.surfaces[self.slot], obs.gs_texrender_get_texture(self.texrender))
-            self.staged[self.slot] = True
-        self.slot = previous
-
+        self.renders += 1
+        for slot in self.slots:  # the worker is done with these: unmapping is cheap now
+            if slot.frame is not None and slot.frame.finished:
+                obs.gs_stagesurface_unmap(slot.surface)
+                slot.frame = None
         done = worker.take()
         if done is not None:
-            obs.gs_texture_set_image(self.result, done.buffer.ctypes.data, done.buffer.strides[0], False)
-            self.has_result = True
+            if done.patches is not None:
+                self._upload(done.patches)
             done.release()
-        if self.has_result:
-            effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
-            obs.gs_effect_set_texture(obs.gs_effect_get_param_by_name(effect, b"image"), self.result)
+        if worker.wants_frame():
+            self._hand_over(worker, width, height)
+        if worker.wants_frame() and not any(s.staged_at is not None for s in self.slots):
+            free = next((s for s in self.slots if s.frame is None), None)
+            if free is not None and self._capture(parent, target, width, height):
+                obs.gs_stage_texture(free.surface, obs.gs_texrender_get_texture(self.texrender))
+                free.staged_at = self.renders
+        obs.obs_source_skip_video_filter(context)
+        self._draw()
+        return self.has_result
+
+    def _hand_over(self, worker: FrameWorker, width: int, height: int) -> None:
+        """Map the surface staged LAG frames ago (if any) and give it to the worker, mapped."""
+        ready = [s for s in self.slots if s.staged_at is not None and self.renders - s.staged_at >= LAG]
+        if not ready:
+            return
+        slot = min(ready, key=lambda s: s.staged_at or 0)
+        slot.staged_at = None
+        if not self.obs.gs_stagesurface_map(
+            slot.surface, ctypes.byref(self._data), ctypes.byref(self._linesize)
+        ):
+            return
+        slot.frame = ReadbackFrame(self._data.value or 0, self._linesize.value, width, height)
+        worker.submit(slot.frame)
+
+    def _upload(self, patches: list[Patch]) -> None:
+        """Replace the drawn patches (small textures, created per result: a few per second)."""
+        obs = self.obs
+        self._free_drawn()
+        for patch in patches:
+            h, w = patch.pixels.shape[:2]
+            texture = obs.gs_texture_create(w, h, GS_BGRA, 1, None, GS_DYNAMIC)
+            if not texture:
+                continue
+            obs.gs_texture_set_image(texture, patch.pixels.ctypes.data, patch.pixels.strides[0], False)
+            self.drawn.append(_Drawn(texture, patch.x, patch.y, w, h))
+        self.has_result = True
+
+    def _draw(self) -> None:
+        if not self.drawn:
+            return
+        obs = self.obs
+        effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
+        image = obs.gs_effect_get_param_by_name(effect, b"image")
+        for patch in self.drawn:
+            obs.gs_effect_set_texture(image, patch.texture)
+            obs.gs_matrix_push()
+            obs.gs_matrix_translate3f(float(patch.x), float(patch.y), 0.0)
             while obs.gs_effect_loop(effect, b"Draw"):
-                obs.gs_draw_sprite(self.result, 0, width, height)
+                obs.gs_draw_sprite(patch.texture, 0, patch.width, patch.height)
+            obs.gs_matrix_pop()
 
     def _capture(self, parent: int, target: int, width: int, height: int) -> bool:
         """Render the filter's target (the source, or the filter before this one) into the texrender."""
@@ -144,37 +262,30 @@ class Readback:
         obs.gs_texrender_end(self.texrender)
         return True
 
-    def _read(self, surface: int | None, width: int, height: int, worker: FrameWorker) -> None:
-        obs = self.obs
-        if not obs.gs_stagesurface_map(surface, ctypes.byref(self._data), ctypes.byref(self._linesize)):
-            return
-        try:
-            linesize = self._linesize.value
-            mapped = np.ctypeslib.as_array(
-                ctypes.cast(self._data, ctypes.POINTER(ctypes.c_uint8)), (height, linesize)
-            )
-            buffer = self.pool.get(height, width * 4)
-            np.copyto(buffer, mapped[:, : width * 4])
-        finally:
-            obs.gs_stagesurface_unmap(surface)
-        worker.submit(ReadbackFrame(buffer, width, height, self.pool))
-
     def forget_result(self) -> None:
         """Pass-through from now on: the next swap starts from a fresh readback."""
+        self._free_drawn()
         self.has_result = False
-        self.staged = [False, False]
+        for slot in self.slots:
+            slot.staged_at = None
+
+    def _free_drawn(self) -> None:
+        for patch in self.drawn:
+            self.obs.gs_texture_destroy(patch.texture)
+        self.drawn = []
 
     def _free_objects(self) -> None:
         obs = self.obs
         if self.texrender:
             obs.gs_texrender_destroy(self.texrender)
-        for surface in self.surfaces:
-            if surface:
-                obs.gs_stagesurface_destroy(surface)
-        if self.result:
-            obs.gs_texture_destroy(self.result)
-        self.texrender, self.surfaces, self.result = None, [None, None], None
-        self.staged, self.has_result, self.size = [False, False], False, (0, 0)
+        for slot in self.slots:
+            if slot.frame is not None:
+                slot.frame.abandon()  # waits for a read in progress; the worker reads no more
+                obs.gs_stagesurface_unmap(slot.surface)
+            if slot.surface:
+                obs.gs_stagesurface_destroy(slot.surface)
+        self._free_drawn()
+        self.texrender, self.slots, self.has_result, self.size = None, [], False, (0, 0)
 
     def destroy(self) -> None:
         """Free the GPU objects (any thread). What exists is looked at inside the graphics

@@ -100,6 +100,9 @@ class FilterSettings:
     landmarker: str = _MASKS.landmarker
     mask_refresh: int = 10
     """Recompute a tracked face's occlusion, region and mouth masks every N frames."""
+    smooth_motion: bool = True
+    """Async sources: paste the latest swapped faces on every frame at its tracked positions,
+    so a model slower than the source costs latency, not frame rate."""
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> FilterSettings:

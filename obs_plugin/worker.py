@@ -9,19 +9,37 @@ and latency stays at a couple of frames. Every item the worker ever accepted goe
 
 ``release`` is never called with the worker's lock held: it calls into libobs, which may take
 a mutex that another thread holds while it waits for this lock.
+
+``close(wait=False)`` never waits for an inference: it hands the item in progress to
+``abandon`` (which gives its outside resources back at once, e.g. an OBS frame, and makes the
+item's later ``release`` a no-op) and lets the thread finish on its own and release it.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+_FINISHING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+"""Threads closed without waiting, possibly still inside an inference."""
+
+
+@atexit.register
+def _join_finishing() -> None:
+    """At interpreter exit (OBS quitting, a test process ending) wait for the threads still
+    finishing an inference: exiting under a running onnxruntime session can abort the process."""
+    for thread in list(_FINISHING):
+        thread.join(STOP_TIMEOUT_S)
+
 
 T = TypeVar("T")
 
@@ -83,6 +101,7 @@ class FrameWorker(Generic[T]):
         release: Callable[[T], None],
         *,
         prepare: Callable[[], None] | None = None,
+        abandon: Callable[[T], None] | None = None,
         max_pending: int = 1,
         name: str = "face-swap-worker",
     ) -> None:
@@ -91,6 +110,7 @@ class FrameWorker(Generic[T]):
         self._process = process
         self._release = release
         self._prepare = prepare
+        self._abandon = abandon
         self._max_pending = max_pending
         self._cond = threading.Condition()
         self._pending: deque[_Item[T]] = deque()
@@ -165,15 +185,28 @@ class FrameWorker(Generic[T]):
         with self._cond:
             return len(self._pending) + len(self._done) + (self._busy is not None)
 
-    def close(self) -> bool:
+    def close(self, wait: bool = True) -> bool:
         """Stop the thread and release everything; False if an inference did not finish in time.
 
-        The thread waits here for the frame in progress (never released while in use); the
-        wait releases the GIL, so OBS threads that need it keep running.
+        With ``wait`` the thread waits here for the frame in progress (never released while in
+        use; the wait releases the GIL, so OBS threads that need it keep running). Without it
+        (needs ``abandon``) the frame in progress is abandoned and this returns at once.
         """
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        if not wait and self._abandon is not None:
+            _FINISHING.add(self._thread)
+            with self._cond:
+                values = [i.value for i in self._pending] + [i.value for i in self._done]
+                self._pending.clear()
+                self._done.clear()
+                busy = self._busy
+            for value in values:
+                self._release(value)
+            if busy is not None:
+                self._abandon(busy.value)  # the thread releases it when its process returns
+            return True
         self._thread.join(STOP_TIMEOUT_S)
         finished = not self._thread.is_alive()
         with self._cond:
@@ -212,7 +245,12 @@ class FrameWorker(Generic[T]):
                 self.stats.failed += 1
             with self._cond:
                 self._busy = None
-                self._done.append(item)  # returned by take(), or released by close()
+                closed = self._closing
+                if not closed:
+                    self._done.append(item)  # returned by take(), or released by close()
+            if closed:  # close() did not wait for this item: it is this thread's to release
+                self._release(item.value)
+                return
 
     def _call(self, fn: Callable[..., None], *args: object) -> bool:
         try:

@@ -16,13 +16,19 @@ PAD = 0xAB
 PACKED = {PixelFormat.YUY2: "YUYV", PixelFormat.UYVY: "UYVY", PixelFormat.YVYU: "YVYU"}
 
 
-def encode_yuv(bgr: np.ndarray, space: str, full_range: bool) -> np.ndarray:
-    """H x W x 3 float Y, U, V bytes for ``bgr`` with OBS's matrix for ``space`` and range."""
-    matrix, _, _ = yuv_matrix(space, full_range)
+TEN_BIT_SCALE = {PixelFormat.I010: 1023.0, PixelFormat.P010: 65535.0 / 64.0}
+"""1.0 in stored 10-bit steps: OBS reads P010 as 16-bit unorm, I010 as 0..1023."""
+
+
+def encode_yuv(
+    bgr: np.ndarray, space: str, full_range: bool, bits: int = 8, scale: float = 255.0
+) -> np.ndarray:
+    """H x W x 3 float Y, U, V samples for ``bgr`` with OBS's matrix for ``space``, range and depth."""
+    matrix, _, _ = yuv_matrix(space, full_range, bits)
     m = matrix.astype(np.float64)
     rgb = bgr[:, :, ::-1].astype(np.float64) / 255.0
     yuv = (rgb - m[:3, 3]) @ np.linalg.inv(m[:3, :3]).T
-    return np.clip(yuv * 255.0, 0, 255)
+    return np.clip(yuv * scale, 0, min(scale, (1 << bits) - 1))
 
 
 def _subsample(channel: np.ndarray, sx: int, sy: int) -> np.ndarray:
@@ -55,6 +61,8 @@ def make_frame(
             px[:, :, 3] = 7  # X is unused: whatever is there must survive
         planes[0][:h, : 4 * w] = px.reshape(h, 4 * w)
         return FrameView(fmt, w, h, planes, matrix, lo, hi, full_range)
+    if fmt in TEN_BIT_SCALE:
+        return _ten_bit_frame(bgr, fmt, space, full_range, planes)
     yuv = encode_yuv(bgr, space, full_range)
     sx, sy = SUBSAMPLING[fmt]
     y = np.rint(yuv[:, :, 0]).astype(np.uint8)
@@ -83,4 +91,27 @@ def make_frame(
         planes[0][:h, :w] = y
         planes[1][:ch, :cw] = u
         planes[2][:ch, :cw] = v
+    return FrameView(fmt, w, h, planes, matrix, lo, hi, full_range)
+
+
+def _ten_bit_frame(
+    bgr: np.ndarray, fmt: PixelFormat, space: str, full_range: bool, planes: list[np.ndarray]
+) -> FrameView:
+    """I010 (samples 0..1023) or P010 (the sample in the top 10 bits of 16) in 16-bit planes."""
+    h, w = bgr.shape[:2]
+    matrix, lo, hi = yuv_matrix(space, full_range, 10)
+    yuv = encode_yuv(bgr, space, full_range, 10, TEN_BIT_SCALE[fmt])
+    shift = 6 if fmt == PixelFormat.P010 else 0
+    y = np.rint(yuv[:, :, 0]).astype(np.uint16) << shift
+    u = np.rint(_subsample(yuv[:, :, 1], 2, 2)).astype(np.uint16) << shift
+    v = np.rint(_subsample(yuv[:, :, 2], 2, 2)).astype(np.uint16) << shift
+    ch, cw = u.shape
+    wide = [p[:, : p.shape[1] // 2 * 2].view(np.uint16) for p in planes]
+    wide[0][:h, :w] = y
+    if fmt == PixelFormat.P010:
+        wide[1][:ch, 0 : 2 * cw : 2] = u
+        wide[1][:ch, 1 : 2 * cw : 2] = v
+    else:
+        wide[1][:ch, :cw] = u
+        wide[2][:ch, :cw] = v
     return FrameView(fmt, w, h, planes, matrix, lo, hi, full_range)

@@ -304,3 +304,51 @@ def obs_env(env: dict[str, str]) -> dict[str, str]:
     PYTHONPATH; and importing cv2 in this process set Qt variables that would break OBS's own Qt."""
     dropped = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
     return {k: v for k, v in env.items() if k not in dropped and not k.startswith("QT_")}
+
+
+def _xdotool(display: str, *args: str) -> str:
+    proc = subprocess.run(
+        ["xdotool", *args], env={"DISPLAY": display}, capture_output=True, text=True, timeout=30
+    )
+    return proc.stdout.strip()
+
+
+def _window(display: str, name: str, timeout: float = 10.0) -> tuple[str, int, int]:
+    """(id, x, y) of the visible window titled ``name``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for window in _xdotool(display, "search", "--onlyvisible", "--name", name).split():
+            geometry = _xdotool(display, "getwindowgeometry", "--shell", window)
+            values = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+            return window, int(values["X"]), int(values["Y"])
+        time.sleep(0.2)
+    raise RuntimeError(f"no window named {name!r} on {display}")
+
+
+RELOAD_BUTTON = (121, 408)
+"""The Scripts dialog's Reload Scripts button (the circular arrow under the list), from the
+dialog's top-left corner, in OBS 29.0.2 at its default dialog size on Xvfb."""
+
+
+def open_scripts_dialog(display: str) -> str:
+    """Tools > Scripts from the keyboard, as a user opens it: Alt+T, then the fourth item."""
+    main, _, _ = _window(display, PROFILE)
+    _xdotool(display, "windowfocus", "--sync", main)
+    _xdotool(display, "key", "alt+t")
+    time.sleep(0.5)
+    for key in (
+        "Down",
+        "Down",
+        "Down",
+        "Return",
+    ):  # Auto-Configuration, Scene Switcher, Output Timer, Scripts
+        _xdotool(display, "key", key)
+        time.sleep(0.2)
+    window, _, _ = _window(display, "^Scripts$")
+    return window
+
+
+def click_reload_scripts(display: str) -> None:
+    """Click the Scripts dialog's Reload Scripts button with the mouse."""
+    _, x, y = _window(display, "^Scripts$")
+    _xdotool(display, "mousemove", str(x + RELOAD_BUTTON[0]), str(y + RELOAD_BUTTON[1]), "click", "1")

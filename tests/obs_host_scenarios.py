@@ -7,10 +7,12 @@ scenario runs here: ``python obs_host_scenarios.py SCENARIO CONFIG_JSON OUT_DIR`
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +28,7 @@ from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
 from inswapper_live.obs_plugin.readback import Readback
 
 FPS = 30
+SCRIPT = Path(__file__).resolve().parent.parent / "obs_plugin" / "face_swap_filter.py"
 Y800 = 9
 
 
@@ -173,7 +176,7 @@ def destroy_while_creating(obs) -> dict:
     paused.go.set()
     renderer.join(10)
     destroyer.join(10)
-    left = [readback.texrender, *readback.surfaces, readback.result]
+    left = [readback.texrender, *readback.surfaces]
     return {"destroy_waited": waited, "objects_left": sum(bool(o) for o in left)}
 
 
@@ -190,12 +193,31 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     obs.obs_source_set_enabled(face_swap, True)
     result: dict = {"first": push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)}
 
-    registration.unload()  # Tools > Scripts: remove or reload
-    result["unloaded_impl"] = host.registry.impl is None
-    push(host, source, frame, 0.4)
-    result["unloaded_passes_through"] = bool(np.array_equal(host.screenshot(source), plain))
-    host.registry = registration.register(obs)  # loaded again: the live filter comes back
-    result["reloaded"] = push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)
+    # Tools > Scripts > Reload Scripts, as OBS's obs-scripting-python does it: the script was
+    # imported by name from its folder on sys.path (PyImport_Import); a reload calls its
+    # script_unload, then importlib.reload (PyImport_ReloadModule), then its script_load.
+    sys.path.append(str(SCRIPT.parent))
+    script = importlib.import_module(SCRIPT.stem)
+    script.script_load(None)
+    result["reloads"] = []
+    for _ in range(2):  # a second reload must work as the first
+        script.script_unload()
+        unloaded = host.registry.impl is None
+        push(host, source, frame, 0.4)
+        passes = bool(np.array_equal(host.screenshot(source), plain))
+        try:
+            script = importlib.reload(script)
+            error = ""
+            script.script_load(None)
+        except Exception as failure:  # OBS logs it and does not call script_load
+            error = f"{type(failure).__name__}: {failure}"
+        live = filter_of(host, face_swap) if host.registry.impl is not None else None
+        back = live is not None and push_until(
+            host, source, frame, lambda: face_changed(host, source, plain), 10.0
+        )
+        result["reloads"].append(
+            {"unloaded_impl": unloaded, "passes_through": passes, "error": error, "swaps_again": back}
+        )
 
     def update(**changes: object) -> None:
         data = obs.obs_data_create_from_json(json.dumps({**cfg["settings"], **changes}).encode())
@@ -216,6 +238,7 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     result["recovered"] = push_until(host, source, frame, lambda: face_changed(host, source, plain), 10.0)
     worker = live._worker
     host.remove_filter(source, face_swap)
+    worker._thread.join(10)  # removal does not wait for it: it ends on its own
     result["held_after_remove"] = worker.held
     result["worker_stopped"] = not worker._thread.is_alive()
     # A filter still live when the program exits: unload, then sources destroyed, then shutdown.
@@ -224,7 +247,156 @@ def scenario_lifecycle(host: ObsHost, cfg: dict, out: Path) -> dict:
     return result
 
 
-SCENARIOS = {"async": scenario_async, "render": scenario_render, "lifecycle": scenario_lifecycle}
+def _swapped_once(live, worker) -> bool:
+    return live.model.ready and worker.stats.processed >= 1
+
+
+def _in_inference(worker) -> bool:
+    return worker._busy is not None
+
+
+def scenario_removal(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """A slow model (>= 150 ms a frame): removing the filter, and unloading the script, while
+    an inference runs return before it ends; every frame still goes back to the source."""
+    obs = host.obs
+    frame = make_frame(cv2.imread(cfg["image"]), PixelFormat.NV12)
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    result: dict = {}
+    for case in cfg.get("cases", ("remove", "unload")):
+        face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+        live = filter_of(host, face_swap)
+        worker = live._worker
+        busy = push_until(host, source, frame, partial(_swapped_once, live, worker), 30.0) and push_until(
+            host, source, frame, partial(_in_inference, worker), 5.0
+        )
+        started = time.perf_counter()
+        if case == "remove":
+            host.remove_filter(source, face_swap)
+        else:
+            registration.unload()
+            obs.obs_source_release(face_swap)  # the source keeps it
+        took = time.perf_counter() - started
+        still_running = worker._busy is not None  # the inference outlived the call
+        worker._thread.join(10)
+        result[case] = {
+            "busy_before": busy,
+            "ms": round(took * 1000, 1),
+            "inference_outlived_call": still_running,
+            "held_after": worker.held,
+            "thread_ended": not worker._thread.is_alive(),
+        }
+        push(host, source, frame, 0.2)
+    host.registry = registration.register(obs)
+    return result
+
+
+def _blank_shots(host: ObsHost, source: int, seconds: float) -> tuple[int, int]:
+    """(screenshots with nothing drawn, screenshots) taken as fast as they come for ``seconds``."""
+    blank = shots = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        shot = host.screenshot(source)
+        shots += 1
+        blank += int(shot[..., 3].max() == 0)  # nothing drawn: fully transparent
+        time.sleep(0.01)
+    return blank, shots
+
+
+def scenario_enable(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """Adding the filter, and switching Swap faces back on, on an image and a colour source:
+    the source shows as it is until the first swapped frame is ready, never a blank frame."""
+    obs = host.obs
+    sources = {
+        "image": host.create_source("image_source", "picture", json.dumps({"file": cfg["image"]})),
+        "colour": host.create_source(
+            "color_source", "colour", json.dumps({"color": 0xFF4080C0, "width": 320, "height": 240})
+        ),
+    }
+    result: dict = {}
+    for name, source in sources.items():
+        obs.obs_set_output_source(0, source)
+        host.wait_for(lambda source=source: obs.obs_source_get_base_width(source) > 0, 5)
+        time.sleep(0.3)
+        face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+        added = _blank_shots(host, source, cfg["seconds"])
+        live = filter_of(host, face_swap)
+        host.wait_for(lambda live=live: live.model.ready, 10)
+        for enabled in (False, True):
+            data = obs.obs_data_create_from_json(json.dumps({"enabled": enabled}).encode())
+            obs.obs_source_update(face_swap, data)
+            obs.obs_data_release(data)
+            if not enabled:
+                host.wait_for(lambda live=live: live.model.status.state == "disabled", 5)
+                time.sleep(0.2)
+        switched_on = _blank_shots(host, source, cfg["seconds"])
+        result[name] = {"added": added, "switched_on": switched_on, "state": live.model.status.state}
+        host.remove_filter(source, face_swap)
+    return result
+
+
+def scenario_smooth(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """A slow model on a moving face at 30 fps: how many frames OBS gets back, swapped; then a
+    cut to a frame without a face."""
+    obs = host.obs
+    image = cv2.imread(cfg["image"])
+    frames = [make_frame(np.roll(image, 2 * i - 10, axis=1), PixelFormat.I420) for i in range(10)]
+    frames += frames[-2:0:-1]  # the head moves right, then back
+    blank = make_frame(np.full_like(image, 90), PixelFormat.I420)
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    obs.obs_source_set_enabled(face_swap, False)
+    push(host, source, frames[0], 0.3)
+    plain = host.screenshot(source)
+    push(host, source, blank, 0.3)
+    blank_plain = host.screenshot(source)
+    obs.obs_source_set_enabled(face_swap, True)
+    impl = host.registry.impl
+    shown = []
+    original = impl.filter_video
+
+    def counting(instance: int, frame: int):
+        out = original(instance, frame)
+        shown.append(out is not None)
+        return out
+
+    impl.filter_video = counting
+    swapped = push_until(host, source, frames[0], lambda: face_changed(host, source, plain), 30.0)
+    worker = filter_of(host, face_swap)._worker
+    processed0 = worker.stats.processed
+    shown.clear()
+    pushed = swapped_shots = shots = 0
+    end = time.monotonic() + cfg["seconds"]
+    while time.monotonic() < end:
+        host.output_frame(source, frames[pushed % len(frames)])
+        pushed += 1
+        time.sleep(1 / FPS)
+        if pushed % 5 == 0:
+            shots += 1
+            swapped_shots += int(np.any(host.screenshot(source) != plain, axis=2).sum() > 500)
+    result = {
+        "swapped": swapped,
+        "pushed": pushed,
+        "shown": sum(shown),
+        "processed": worker.stats.processed - processed0,
+        "swapped_shots": swapped_shots,
+        "shots": shots,
+    }
+    push(host, source, blank, 0.15)  # a cut: the last faces must not be pasted onto this
+    after_cut = host.screenshot(source)
+    result["cut_changed_pixels"] = int(np.any(after_cut != blank_plain, axis=2).sum())
+    impl.filter_video = original
+    host.remove_filter(source, face_swap)
+    return result
+
+
+SCENARIOS = {
+    "smooth": scenario_smooth,
+    "enable": scenario_enable,
+    "async": scenario_async,
+    "render": scenario_render,
+    "lifecycle": scenario_lifecycle,
+    "removal": scenario_removal,
+}
 
 
 def main() -> int:

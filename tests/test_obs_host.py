@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 from obs_env import gl_env, need_libobs, xvfb
+from slow_model import make_slow_swapper
 
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
@@ -54,7 +55,8 @@ def photo(faces_dir: Path) -> Path:
 
 def run(display: str, scenario: str, config: dict, out: Path) -> dict:
     proc = subprocess.run(
-        [sys.executable, str(SCENARIOS), scenario, json.dumps(config), str(out)],
+        # faulthandler: a crash in libobs prints every Python thread's stack (what each was doing)
+        [sys.executable, "-X", "faulthandler", str(SCENARIOS), scenario, json.dumps(config), str(out)],
         env=gl_env(display),
         capture_output=True,
         text=True,
@@ -86,10 +88,10 @@ def check_swap(plain: np.ndarray, swapped: np.ndarray, restored: np.ndarray, reg
 
 
 def test_async_frames_of_each_format_get_the_face_swapped(display, settings, photo, tmp_path) -> None:
-    formats = ["I420", "NV12", "YUY2", "BGRA", "Y800"]
+    formats = ["I420", "NV12", "YUY2", "BGRA", "I010", "P010", "Y800"]
     result = run(display, "async", {"image": str(photo), "formats": formats, "settings": settings}, tmp_path)
     region = face_region(photo, settings)
-    for name in ["I420", "NV12", "YUY2", "BGRA"]:
+    for name in ["I420", "NV12", "YUY2", "BGRA", "I010", "P010"]:
         assert result["formats"][name]["swapped"], name
         shots = [np.load(tmp_path / f"{name}_{kind}.npy") for kind in ("plain", "swapped", "restored")]
         check_swap(*shots, region)
@@ -100,6 +102,7 @@ def test_async_frames_of_each_format_get_the_face_swapped(display, settings, pho
     assert result["noface_processed"] >= 5
     assert np.array_equal(np.load(tmp_path / "noface_filtered.npy"), np.load(tmp_path / "noface_plain.npy"))
     assert result["status"].startswith("ready; on CPU;") and "fps processed" in result["status"]
+    assert result["status"].endswith("passed through unswapped (pixel format not supported): Y800")
     assert result["leaks"] == 0, "libobs reports leaked allocations (a held frame not released?)"
 
 
@@ -116,10 +119,10 @@ def test_capture_source_is_swapped_through_delayed_gpu_readback(display, setting
 def test_script_reload_live_settings_bad_setting_and_removal(display, settings, photo, tmp_path) -> None:
     result = run(display, "lifecycle", {"image": str(photo), "settings": settings}, tmp_path)
     assert result["first"], "the filter never swapped"
-    assert result["unloaded_impl"] and result["unloaded_passes_through"], (
-        "an unloaded script must pass through"
-    )
-    assert result["reloaded"], "the live filter did not come back after the script was loaded again"
+    for reload in result["reloads"]:  # Reload Scripts, twice, as OBS runs it
+        assert reload["unloaded_impl"] and reload["passes_through"], "an unloaded script must pass through"
+        assert reload["error"] == "", f"Reload Scripts failed: {reload['error']}"
+        assert reload["swaps_again"], "the live filter did not come back after the script reloaded"
     assert result["blend0_identical"], "blend 0 must leave the frame exactly as it was"
     assert result["bad_status"].startswith("error;") and "/nonexistent/swapper.onnx" in result["bad_status"]
     assert result["bad_passes_through"], "with a bad setting the video must pass through"
@@ -167,3 +170,57 @@ def test_source_slots_swap_each_face_with_its_own_source_in_obs(
     error_right = np.abs(swapped[changed] - right[changed]).mean()
     error_crossed = np.abs(swapped[changed] - crossed[changed]).mean()
     assert error_right < 2.0 < error_crossed, (error_right, error_crossed)
+
+
+def test_removal_and_unload_never_wait_for_inference(display, settings, photo, tmp_path) -> None:
+    """Removing a filter (from the Filters dialog: the UI thread) or unloading the script while
+    a slow model runs returns before the inference ends; the frame goes back to its source."""
+    slow, _ = make_slow_swapper(tmp_path / "slow_swapper.onnx")
+    config = {"image": str(photo), "settings": {**settings, "swapper": str(slow)}}
+    result = run(display, "removal", config, tmp_path)
+    for case in ("remove", "unload"):
+        outcome = result[case]
+        assert outcome["busy_before"], f"{case}: the worker never started an inference"
+        assert outcome["inference_outlived_call"], f"{case} waited for the inference ({outcome})"
+        assert outcome["held_after"] == 0 and outcome["thread_ended"], outcome
+    assert result["leaks"] == 0, "a frame was not handed back to its source"
+
+
+def test_enabling_never_blanks_image_or_colour_sources(display, settings, photo, tmp_path) -> None:
+    """Adding the filter or switching Swap faces back on: the source passes through until the
+    first swapped frame is ready (the swapper takes over a second to load here)."""
+    result = run(display, "enable", {"image": str(photo), "settings": settings, "seconds": 1.5}, tmp_path)
+    for name in ("image", "colour"):
+        for when in ("added", "switched_on"):
+            blank, shots = result[name][when]
+            assert shots >= 10 and blank == 0, f"{name}, {when}: {blank} of {shots} screenshots blank"
+        assert result[name]["state"] == "ready"
+    assert result["leaks"] == 0
+
+
+@pytest.fixture(scope="module")
+def slow_swapper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_slow_swapper(tmp_path_factory.mktemp("slow") / "slow_swapper.onnx")[0]
+
+
+@pytest.mark.parametrize("smooth", [True, False], ids=["smooth", "processed-only"])
+def test_smooth_motion_shows_every_frame_with_a_slow_model(
+    display, settings, photo, slow_swapper, smooth, tmp_path
+) -> None:
+    """A model slower than the source (>= 150 ms against 30 fps) on a moving face: with smooth
+    motion OBS gets back (nearly) every frame, swapped, and a cut to a frame without a face
+    shows no swapped pixels 0.15 s later; without it OBS gets only the processed frames."""
+    config = {
+        "image": str(photo),
+        "seconds": 3.0,
+        "settings": {**settings, "swapper": str(slow_swapper), "smooth_motion": smooth},
+    }
+    r = run(display, "smooth", config, tmp_path)
+    assert r["swapped"], r
+    if smooth:
+        assert r["shown"] >= 0.6 * r["pushed"] and r["shown"] >= 3 * r["processed"], r
+        assert r["swapped_shots"] >= 0.8 * r["shots"], r
+        assert r["cut_changed_pixels"] == 0, r
+    else:  # a frame shows one inference late: the cut too
+        assert r["shown"] <= r["processed"] + 2, r
+    assert r["leaks"] == 0

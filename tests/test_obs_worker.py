@@ -201,3 +201,23 @@ def test_processed_fps_looks_at_the_last_seconds_only() -> None:
         stats.record(1, 0.05, t)
     assert stats.fps == pytest.approx(2.0)
     assert WorkerStats().fps == 0.0
+
+
+def test_close_without_waiting_abandons_the_frame_in_progress() -> None:
+    """A removal never waits for the model: the frame being processed is abandoned (handed
+    back early), the others released, and the thread releases its frame when process returns."""
+    gate = threading.Event()
+    ledger = Ledger(gate=gate)
+    abandoned: list[int] = []
+    worker = FrameWorker(ledger.process, ledger.release, abandon=lambda f: abandoned.append(f["n"]))
+    worker.submit({"n": 1})
+    ledger.started.wait(5)
+    worker.submit({"n": 2})  # waiting behind the busy one
+    assert worker.close(wait=False)
+    assert abandoned == [1] and ledger.released == [2], "close waited or lost a frame"
+    assert worker._thread.is_alive(), "close waited for the frame in progress"
+    gate.set()
+    worker._thread.join(5)
+    assert not worker._thread.is_alive()
+    assert ledger.processed == [1] and sorted(ledger.released) == [1, 2]
+    assert worker.held == 0
