@@ -234,8 +234,9 @@ class Engine:
             return self._lazy("_genderage", self._state.settings.genderage, GenderAge)
         except ModelNotFoundError as error:
             raise ModelNotFoundError(
-                f"Gender and age selection needs genderage.onnx from InsightFace's buffalo_l: put it in a "
-                f"models folder or give its path (genderage setting, CLI --genderage). {error}"
+                "Gender and age selection needs genderage.onnx from InsightFace's buffalo_l: run "
+                "`python install.py --model genderage`, or put it in a models folder or give its path "
+                f"(genderage setting, CLI --genderage). {error}"
             ) from error
 
     def _lazy(self, slot: str, name: str, load: Callable[[Path, RuntimeSettings], _M]) -> _M:

@@ -142,3 +142,18 @@ def test_live_session_keeps_the_chosen_gender(engine: Engine, faces_dir: Path) -
         shifted = np.roll(image, 3 * i, axis=1)
         chosen = sorted(f.center_x - 3 * i for f in session.analyse(shifted, i / 30).faces)
         assert chosen == pytest.approx(expected, abs=15), f"frame {i}"  # smoothing lags a little
+
+
+def test_install_py_knows_genderage_and_where_it_is(tmp_path: Path) -> None:
+    """`install.py --model genderage` lists it (offline) with its hash, URL and the buffalo_l archive."""
+    from inswapper_live.core.install.models import ModelSources, install_models, missing_report
+    from inswapper_live.core.manifest import load_manifest
+
+    manifest = load_manifest()
+    entry = manifest.find("genderage")
+    assert entry is not None and entry.kind == "attributes" and not entry.default
+    assert entry.archive is not None and entry.archive.name == "buffalo_l" and "non-commercial" in entry.licence
+    outcomes = install_models(manifest, ["genderage"], ModelSources(tmp_path, offline=True))
+    assert [o.how for o in outcomes] == ["missing"]
+    report = "\n".join(missing_report(outcomes, tmp_path))
+    assert "genderage.onnx" in report and "4fde69b1c810857b" in report and "buffalo_l.zip" in report

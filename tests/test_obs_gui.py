@@ -170,7 +170,10 @@ def test_face_swap_in_real_obs(display, models, clips_dir, tmp_path) -> None:
         )
         late, rendered = lag(gui, STATS_SECONDS)
         assert rendered >= STATS_SECONDS * 20, f"OBS rendered only {rendered} frames in {STATS_SECONDS} s"
-        assert late <= 0.01 * rendered, (
+        # A render thread that waited for the model (0.18 s a frame) would lag nearly every frame;
+        # the margin over the same run's baseline absorbs this shared 2-core machine's own hiccups.
+        allowed = baseline[0] / max(baseline[1], 1) * rendered + max(2, 0.02 * rendered)
+        assert late <= allowed, (
             f"{late} of {rendered} frames lagged or skipped with the filter (without it: {baseline[0]} of {baseline[1]})"
         )
         code, log = gui.stop()
