@@ -97,8 +97,9 @@ def test_the_readme_setup_command_works_in_a_fresh_clone(installed) -> None:
     out = done.stdout
     assert f"== Python environment: {clone / '.venv'}" in out
     assert "onnxruntime build: onnxruntime (CPU build: no NVIDIA GPU" in out or "onnxruntime-gpu" in out
-    for name in ("det_2.5g.onnx", "det_500m.onnx", "face_detection_yunet_2026may.onnx"):
+    for name in ("det_2.5g.onnx", "det_500m.onnx"):
         assert re.search(rf"ok +{re.escape(name)} +copied", out), name
+    assert re.search(r"ok +face_detection_yunet_2026may\.onnx +reused: .*core/data/", out), "YuNet ships"
     for name in ("inswapper_128.onnx", "w600k_r50.onnx", "det_10g.onnx"):
         assert re.search(rf"MISSING +{re.escape(name)}", out), name
         assert f"{name}  ->  put it at {clone / 'models' / name}" in out
