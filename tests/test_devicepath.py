@@ -94,9 +94,7 @@ def test_device_path_detail_matches_the_cpu_paths(
 ) -> None:
     """Detail transfer on the device: the CPU path's frames, and its effect (a swapper that
     returns its input gives back the frame's own sharpness)."""
-    cpu, device = _engines(
-        request.getfixturevalue(model), yunet, recognizer, detail=1.0, pixel_boost=boost
-    )
+    cpu, device = _engines(request.getfixturevalue(model), yunet, recognizer, detail=1.0, pixel_boost=boost)
     plain = Engine(replace(cpu.settings, detail=0.0))
     source = cpu.analyse_source([read(faces_dir / "grace_hopper.jpg")])
     for engine in (cpu, device, plain):
@@ -114,8 +112,6 @@ def test_device_path_detail_matches_the_cpu_paths(
 def test_device_path_setting(swapper_128: Path, yunet: Path, recognizer: Path) -> None:
     with pytest.raises(SettingsError, match="device_path"):
         EngineSettings(device_path="gpu").validate()
-    auto = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    auto = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     assert auto._state.device is None, "auto keeps OpenCV on the CPU provider"
     assert auto.update(device_path="on") and auto._state.device is not None

@@ -23,9 +23,7 @@ from inswapper_live.obs_plugin.settings import FilterSettings
 
 @pytest.fixture(scope="module")
 def engine(yunet: Path, swapper_128: Path, recognizer: Path) -> Engine:
-    return Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    return Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
 
 
 def _composite(original: np.ndarray, singles: list[np.ndarray]) -> np.ndarray:
@@ -48,7 +46,8 @@ def test_cli_map_equals_each_single_source_swap(
     target = faces_dir / "obama_biden_2faces.jpg"
     a, b = faces_dir / "grace_hopper.jpg", tmp_path / "b.safetensors"
     assert (
-        main(["face", "--source", str(faces_dir / "codait_luciano.png"), "--output", str(b), *cli_models[2:]]) == 0
+        main(["face", "--source", str(faces_dir / "codait_luciano.png"), "--output", str(b), *cli_models[2:]])
+        == 0
     )
 
     def swap(name: str, *args: str) -> np.ndarray:
@@ -208,9 +207,7 @@ def _scene(patches: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
 def test_live_mappings_follow_people_across_crossing_and_reentry(
     faces_dir: Path, yunet: Path, swapper_128: Path, recognizer: Path, caplog
 ) -> None:
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     first, second = _two_people(faces_dir)
     src_a = engine.analyse_source([read(faces_dir / "grace_hopper.jpg")])
     src_b = engine.analyse_source([read(faces_dir / "codait_luciano.png")])
@@ -262,9 +259,7 @@ def test_obs_source_slots(
     cv2.imwrite(str(reference), image[0:400, 650:1100])
     grace = str(faces_dir / "grace_hopper.jpg")
     face_model = str(tmp_path / "pratt.npz")
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer))
-    )
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     engine.analyse_source([read(faces_dir / "codait_luciano.png")]).save(face_model)
     base = FilterSettings(
         swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer), threads=1

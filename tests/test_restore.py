@@ -198,9 +198,7 @@ def test_paste_size() -> None:
     assert [paste_size(s, 512) for s in (128, 256, 384, 512, 640)] == [512, 512, 512, 512, 640]
 
 
-def test_standalone_restore_changes_faces_only(
-    restorers, faces_dir, yunet, recognizer, swapper_128
-) -> None:
+def test_standalone_restore_changes_faces_only(restorers, faces_dir, yunet, recognizer, swapper_128) -> None:
     engine = _engine(
         swapper_128,
         yunet,
