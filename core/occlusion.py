@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .mask_model import MaskModelFile, spatial_size
+from .modelinfo import DETECTORS, classify
 from .types import Frame, Mask
 
 DEFAULT_SIZE = 256
@@ -23,6 +24,9 @@ class Occluder:
 
     def __init__(self, model: MaskModelFile) -> None:
         self.model = model
+        kind = classify(model.signature)
+        if kind in DETECTORS:  # YuNet's first output passes for a one-channel mask: say what it is
+            raise model.wrong(f"it is a {kind.value}")
         shape = model.input
         if shape.dim(1) == 3:
             self.layout = "NCHW"

@@ -27,7 +27,7 @@ def genderage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("batch", [True, False])
 def test_gender_and_age_equal_the_reference(
-    genderage: Path, scrfd_2_5g: Path, faces_dir: Path, tmp_path: Path, batch: bool
+    genderage: Path, yunet: Path, faces_dir: Path, tmp_path: Path, batch: bool
 ) -> None:
     from insightface.app.common import Face as ReferenceFace
     from insightface.model_zoo.attribute import Attribute
@@ -35,7 +35,7 @@ def test_gender_and_age_equal_the_reference(
     path = genderage if batch else synthetic.make_genderage(tmp_path / "single.onnx", batch=False)
     ours = GenderAge(path, RuntimeSettings())
     reference = Attribute(str(path))
-    detector = load_detector(scrfd_2_5g, DetectorSettings(), RuntimeSettings())
+    detector = load_detector(yunet, DetectorSettings(), RuntimeSettings())
     seen = set()
     for name in GROUPS:
         image = read(faces_dir / name)
@@ -72,10 +72,10 @@ def test_parse_gender_and_age_alone_and_combined() -> None:
 
 
 @pytest.fixture
-def engine(genderage: Path, scrfd_2_5g: Path, swapper_128: Path, recognizer: Path) -> Engine:
+def engine(genderage: Path, yunet: Path, swapper_128: Path, recognizer: Path) -> Engine:
     settings = EngineSettings(
         swapper=str(swapper_128),
-        detector=str(scrfd_2_5g),
+        detector=str(yunet),
         recognizer=str(recognizer),
         genderage=str(genderage),
     )

@@ -15,6 +15,7 @@ from inswapper_live.core.bench import clip_frames
 from inswapper_live.core.carry import CarrySettings
 from inswapper_live.core.engine import Engine
 from inswapper_live.core.live import LiveSession, LiveSettings
+from inswapper_live.core.zoomclip import make_zoom_clip
 
 FPS = 25.0
 
@@ -27,6 +28,16 @@ def engine(live_engine: Engine) -> Engine:
 @pytest.fixture(scope="module")
 def frames(clips_dir: Path) -> list[np.ndarray]:
     return list(itertools.islice(clip_frames(clips_dir / "clip_obama_zoom_3s.mp4"), 40))
+
+
+@pytest.fixture(scope="module")
+def pull_back(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> list[np.ndarray]:
+    """A camera pulling back from a face near the top edge, so frame 20 shows what lay above
+    frame 0: a zoom toward the face made here from a shipped photo, played backwards (the
+    conftest's clip zooms in with its window against the photo's top edge, so it never does)."""
+    clip = tmp_path_factory.mktemp("carry") / "pull_back.mp4"
+    make_zoom_clip(faces_dir / "obama_official_portrait.jpg", clip, frames=60, zoom=1.6, focus=(0.54, 0.4))
+    return list(itertools.islice(reversed(list(clip_frames(clip))), 40))
 
 
 def _camera(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -43,7 +54,8 @@ def _camera(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return m
 
 
-def test_carry_follows_the_face_between_processed_frames(engine: Engine, frames: list[np.ndarray]) -> None:
+def test_carry_follows_the_face_between_processed_frames(engine: Engine, pull_back: list[np.ndarray]) -> None:
+    frames = pull_back
     session = LiveSession(engine)
     processed = session.process(frames[0], 0.0)
     kps = processed.swapped[0].kps
@@ -84,7 +96,7 @@ def test_carry_passes_a_frame_through_after_a_cut_and_drops_the_faces(
     session = LiveSession(engine)
     assert session.carry(frames[0], 0.0).swapped == [], "nothing processed yet"
     session.process(frames[0], 0.0)
-    other = cv2.resize(read(faces_dir / "pexels_santa_glasses.jpeg"), frames[0].shape[1::-1])
+    other = cv2.resize(read(faces_dir / "pexels_group_meeting_4faces.jpeg"), frames[0].shape[1::-1])
     cut = session.carry(other, 1 / FPS)
     assert cut.swapped == [] and cut.regions == [] and np.array_equal(cut.frame, other)
     assert session.carrier.faces == 0

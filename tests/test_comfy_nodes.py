@@ -642,7 +642,7 @@ def test_face_list_and_reactor_indices_map_each_face(
     pair = photo("obama_biden_2faces.jpg")
     batch = to_image(pair, np.ascontiguousarray(np.roll(pair, 9, axis=1)))  # the same mapping on every frame
     a = extract(model, to_image(photo("grace_hopper.jpg")))
-    b = extract(model, to_image(photo("chris_pratt.jpeg")))
+    b = extract(model, to_image(photo("codait_luciano.png")))
     c = extract(model, to_image(photo("biden_portrait.jpg")))
     face_list = comfy_nodes.MakeFaceList().collect(b, face_3=c)[0]
     assert face_list == (b, c)

@@ -20,8 +20,8 @@ PHOTOS = [
     "obama_oval_office_1080p.jpg",
     "pexels_group_meeting_4faces.jpeg",
     "apollo11_crew_3faces.jpg",
-    "codait_bryan_115px.png",
-    "pexels_baby_crying_closeup.jpeg",
+    "obama_small_320x240.jpg",
+    "biden_portrait.jpg",
 ]
 
 
@@ -35,9 +35,9 @@ def _engines(swapper: Path, detector: Path, recognizer: Path, **settings) -> tup
 
 @pytest.mark.parametrize(("model", "boost"), [("swapper_128", 0), ("swapper_128", 256), ("swapper_512", 0)])
 def test_device_path_gives_the_cpu_paths_frames(
-    request, faces_dir: Path, scrfd_2_5g: Path, recognizer: Path, model: str, boost: int
+    request, faces_dir: Path, yunet: Path, recognizer: Path, model: str, boost: int
 ) -> None:
-    cpu, device = _engines(request.getfixturevalue(model), scrfd_2_5g, recognizer, pixel_boost=boost)
+    cpu, device = _engines(request.getfixturevalue(model), yunet, recognizer, pixel_boost=boost)
     assert cpu._state.device is None and device._state.device is not None
     source = cpu.analyse_source([read(faces_dir / "grace_hopper.jpg")])
     cpu.set_source(source)
@@ -56,9 +56,9 @@ def test_device_path_gives_the_cpu_paths_frames(
 
 
 def test_device_path_keeps_every_pixel_outside_the_faces(
-    faces_dir: Path, swapper_128: Path, scrfd_2_5g: Path, recognizer: Path
+    faces_dir: Path, swapper_128: Path, yunet: Path, recognizer: Path
 ) -> None:
-    _, device = _engines(swapper_128, scrfd_2_5g, recognizer)
+    _, device = _engines(swapper_128, yunet, recognizer)
     image = read(faces_dir / "pexels_group_meeting_4faces.jpeg")
     device.set_source(device.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
     result = device.swap(image)
@@ -73,10 +73,10 @@ def test_device_path_keeps_every_pixel_outside_the_faces(
 
 
 def test_overlapping_faces_take_the_cpu_path(
-    faces_dir: Path, swapper_128: Path, scrfd_2_5g: Path, recognizer: Path
+    faces_dir: Path, swapper_128: Path, yunet: Path, recognizer: Path
 ) -> None:
     """Each paste must see the one before it, so overlapping faces go the CPU way, byte for byte."""
-    cpu, device = _engines(swapper_128, scrfd_2_5g, recognizer)
+    cpu, device = _engines(swapper_128, yunet, recognizer)
     image = read(faces_dir / "obama_oval_office_1080p.jpg")
     source = cpu.analyse_source([read(faces_dir / "grace_hopper.jpg")])
     cpu.set_source(source)
@@ -90,13 +90,11 @@ def test_overlapping_faces_take_the_cpu_path(
 
 @pytest.mark.parametrize(("model", "boost"), [("identity_128", 0), ("swapper_128", 0), ("swapper_512", 0)])
 def test_device_path_detail_matches_the_cpu_paths(
-    request, faces_dir: Path, scrfd_2_5g: Path, recognizer: Path, model: str, boost: int
+    request, faces_dir: Path, yunet: Path, recognizer: Path, model: str, boost: int
 ) -> None:
     """Detail transfer on the device: the CPU path's frames, and its effect (a swapper that
     returns its input gives back the frame's own sharpness)."""
-    cpu, device = _engines(
-        request.getfixturevalue(model), scrfd_2_5g, recognizer, detail=1.0, pixel_boost=boost
-    )
+    cpu, device = _engines(request.getfixturevalue(model), yunet, recognizer, detail=1.0, pixel_boost=boost)
     plain = Engine(replace(cpu.settings, detail=0.0))
     source = cpu.analyse_source([read(faces_dir / "grace_hopper.jpg")])
     for engine in (cpu, device, plain):
@@ -111,11 +109,9 @@ def test_device_path_detail_matches_the_cpu_paths(
             assert psnr(b.frame, image) > psnr(c.frame, image) + 3.0, name
 
 
-def test_device_path_setting(swapper_128: Path, scrfd_2_5g: Path, recognizer: Path) -> None:
+def test_device_path_setting(swapper_128: Path, yunet: Path, recognizer: Path) -> None:
     with pytest.raises(SettingsError, match="device_path"):
         EngineSettings(device_path="gpu").validate()
-    auto = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))
-    )
+    auto = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     assert auto._state.device is None, "auto keeps OpenCV on the CPU provider"
     assert auto.update(device_path="on") and auto._state.device is not None

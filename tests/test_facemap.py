@@ -22,10 +22,8 @@ from inswapper_live.obs_plugin.settings import FilterSettings
 
 
 @pytest.fixture(scope="module")
-def engine(scrfd_2_5g: Path, swapper_128: Path, recognizer: Path) -> Engine:
-    return Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))
-    )
+def engine(yunet: Path, swapper_128: Path, recognizer: Path) -> Engine:
+    return Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
 
 
 def _composite(original: np.ndarray, singles: list[np.ndarray]) -> np.ndarray:
@@ -48,7 +46,8 @@ def test_cli_map_equals_each_single_source_swap(
     target = faces_dir / "obama_biden_2faces.jpg"
     a, b = faces_dir / "grace_hopper.jpg", tmp_path / "b.safetensors"
     assert (
-        main(["face", "--source", str(faces_dir / "chris_pratt.jpeg"), "--output", str(b), *cli_models[2:]]) == 0
+        main(["face", "--source", str(faces_dir / "codait_luciano.png"), "--output", str(b), *cli_models[2:]])
+        == 0
     )
 
     def swap(name: str, *args: str) -> np.ndarray:
@@ -89,7 +88,7 @@ def test_cli_map_by_reference_photo(tmp_path: Path, faces_dir: Path, cli_models:
 )
 def test_library_map_on_group_photos(engine: Engine, faces_dir: Path, photo: str, count: int) -> None:
     image = read(faces_dir / photo)
-    names = ("grace_hopper.jpg", "chris_pratt.jpeg", "biden_portrait.jpg")
+    names = ("grace_hopper.jpg", "codait_luciano.png", "biden_portrait.jpg")
     a, b, c = (engine.analyse_source([read(faces_dir / n)]) for n in names)
     assigned = [a, b, a, c][:count]  # faces 0 and 2 share a source: one batch, and still the same pixels
     assert len(engine.detect(image)) >= count
@@ -117,7 +116,7 @@ def test_default_source_and_selection_with_a_map(engine: Engine, faces_dir: Path
     """Map indices count the faces the selection keeps; the default takes the other kept faces."""
     image = read(faces_dir / "apollo11_crew_3faces.jpg")
     a = engine.analyse_source([read(faces_dir / "grace_hopper.jpg")])
-    d = engine.analyse_source([read(faces_dir / "chris_pratt.jpeg")])
+    d = engine.analyse_source([read(faces_dir / "codait_luciano.png")])
     expected = _composite(image, [_single(engine, image, a, 1), _single(engine, image, d, 2)])
     engine.set_facemap(FaceMap((MapEntry(a, index=0),), default=d))
     engine.update(faces=FaceSelection("index", (1, 2)))
@@ -160,7 +159,7 @@ def test_bad_mappings_name_the_setting(
     assert swap("0:grace.jpg") == 1 and "is not understood" in caplog.text
     right = tmp_path / "right person.png"
     cv2.imwrite(str(right), read(target)[0:400, 650:1100])
-    assert swap(f"1={source}", f"{right}={faces_dir / 'chris_pratt.jpeg'}") == 1
+    assert swap(f"1={source}", f"{right}={faces_dir / 'codait_luciano.png'}") == 1
     assert (
         f"--map 1={source} and --map {right}=" in caplog.text
         and "the same face is mapped twice" in caplog.text
@@ -206,14 +205,12 @@ def _scene(patches: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
 
 
 def test_live_mappings_follow_people_across_crossing_and_reentry(
-    faces_dir: Path, scrfd_500m: Path, swapper_128: Path, recognizer: Path, caplog
+    faces_dir: Path, yunet: Path, swapper_128: Path, recognizer: Path, caplog
 ) -> None:
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m), recognizer=str(recognizer))
-    )
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
     first, second = _two_people(faces_dir)
     src_a = engine.analyse_source([read(faces_dir / "grace_hopper.jpg")])
-    src_b = engine.analyse_source([read(faces_dir / "chris_pratt.jpeg")])
+    src_b = engine.analyse_source([read(faces_dir / "codait_luciano.png")])
     engine.set_facemap(
         FaceMap((MapEntry(src_a, index=0), MapEntry(src_b, index=1), MapEntry(src_b, index=2, name="slot 3")))
     )
@@ -255,19 +252,17 @@ def _obs_ready(settings: FilterSettings) -> SwapModel:
 
 
 def test_obs_source_slots(
-    tmp_path: Path, faces_dir: Path, swapper_128: Path, recognizer: Path, scrfd_2_5g: Path, caplog
+    tmp_path: Path, faces_dir: Path, swapper_128: Path, recognizer: Path, yunet: Path, caplog
 ) -> None:
     image = read(faces_dir / "obama_biden_2faces.jpg")
     reference = tmp_path / "right person.png"
     cv2.imwrite(str(reference), image[0:400, 650:1100])
     grace = str(faces_dir / "grace_hopper.jpg")
     face_model = str(tmp_path / "pratt.npz")
-    engine = Engine(
-        EngineSettings(swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer))
-    )
-    engine.analyse_source([read(faces_dir / "chris_pratt.jpeg")]).save(face_model)
+    engine = Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer)))
+    engine.analyse_source([read(faces_dir / "codait_luciano.png")]).save(face_model)
     base = FilterSettings(
-        swapper=str(swapper_128), detector=str(scrfd_2_5g), recognizer=str(recognizer), threads=1
+        swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer), threads=1
     )
     slots = replace(
         base,

@@ -38,12 +38,12 @@ def test_mask_settings_map_onto_the_engine() -> None:
 
 
 def test_occlusion_mask_switches_on_live_and_errors_name_the_setting(
-    face_model: Path, swapper_128: Path, scrfd_500m: Path, faces_dir: Path, synthetic_dir: Path
+    face_model: Path, swapper_128: Path, yunet: Path, faces_dir: Path, synthetic_dir: Path
 ) -> None:
     occluder = make_occluder(synthetic_dir / "obs_xseg.onnx")
     photo = read(faces_dir / "obama_official_portrait.jpg")
     base = FilterSettings(
-        face_model=str(face_model), swapper=str(swapper_128), detector=str(scrfd_500m), threads=1
+        face_model=str(face_model), swapper=str(swapper_128), detector=str(yunet), threads=1
     )
     model = SwapModel()
     model.configure(base)
@@ -58,7 +58,7 @@ def test_occlusion_mask_switches_on_live_and_errors_name_the_setting(
     model.configure(FilterSettings(**{**vars(base), "mask_occlusion": True, "occluder": str(occluder)}))
     assert model.status.state == "ready" and model._engine is engine  # the same engine, updated
     assert np.array_equal(model.process(covered.copy()).frame[inside], covered[inside])
-    model.configure(FilterSettings(**{**vars(base), "mask_occlusion": True, "occluder": str(scrfd_500m)}))
+    model.configure(FilterSettings(**{**vars(base), "mask_occlusion": True, "occluder": str(yunet)}))
     assert model.status.state == "error" and "cannot be used as the occluder" in model.status.message
     model.configure(base)
     assert model.status.state == "ready"

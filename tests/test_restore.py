@@ -30,7 +30,7 @@ from inswapper_live.core.runtime import RuntimeSettings
 from inswapper_live.core.source import SourceFace
 from inswapper_live.core.swap import Swapper
 
-PHOTOS = ("paul_rudd_a.jpeg", "pexels_woman_neutral.jpeg", "chris_pratt.jpeg")
+PHOTOS = ("obama_official_portrait.jpg", "pexels_woman_neutral.jpeg", "grace_hopper.jpg")
 GROUP = "pexels_group_meeting_4faces.jpeg"
 
 
@@ -88,11 +88,11 @@ def test_codeformer_fidelity_reaches_the_model(restorers) -> None:
     assert np.abs(r.run(faces, 0.0).astype(int) - faces).mean() > 5
 
 
-def test_restorer_input_is_ffhq_aligned_from_the_swap_crop(faces_dir, scrfd_500m) -> None:
+def test_restorer_input_is_ffhq_aligned_from_the_swap_crop(faces_dir, yunet) -> None:
     """Composing the two templates' transform with the swap's gives the same crop as aligning the
     frame to the FFHQ template directly (checked at the landmarks, and over the whole crop)."""
-    detector = load_detector(scrfd_500m, DetectorSettings(), RuntimeSettings())
-    frame = read(faces_dir / "paul_rudd_a.jpeg")
+    detector = load_detector(yunet, DetectorSettings(), RuntimeSettings())
+    frame = read(faces_dir / "obama_official_portrait.jpg")
     face = detector.detect(frame)[0]
     direct, matrix = ffhq_crop(frame, face.kps, 512)
     mapped = np.c_[face.kps, np.ones(5)] @ matrix.T
@@ -119,11 +119,11 @@ def _swap_pair(
 
 @pytest.mark.parametrize(("swapper", "boost"), [("swapper_128", 0), ("swapper_128", 256), ("swapper_512", 0)])
 def test_identity_restorer_leaves_the_swap_as_it_was(
-    request, restorers, faces_dir, scrfd_500m, recognizer, swapper, boost
+    request, restorers, faces_dir, yunet, recognizer, swapper, boost
 ) -> None:
     """Tolerance: 40 dB inside the face (the path adds one bilinear resampling); outside the
     swap's box nothing changes."""
-    engine = _engine(request.getfixturevalue(swapper), scrfd_500m, recognizer, pixel_boost=boost)
+    engine = _engine(request.getfixturevalue(swapper), yunet, recognizer, pixel_boost=boost)
     for name in PHOTOS:
         frame = read(faces_dir / name)
         plain, same, mask = _swap_pair(
@@ -137,9 +137,9 @@ def test_identity_restorer_leaves_the_swap_as_it_was(
 @pytest.mark.parametrize("family", synthetic.RESTORER_FAMILIES)
 @pytest.mark.parametrize(("swapper", "boost"), [("swapper_128", 0), ("swapper_512", 0)])
 def test_restoration_changes_only_the_face(
-    request, restorers, faces_dir, scrfd_500m, recognizer, family, swapper, boost
+    request, restorers, faces_dir, yunet, recognizer, family, swapper, boost
 ) -> None:
-    engine = _engine(request.getfixturevalue(swapper), scrfd_500m, recognizer, pixel_boost=boost)
+    engine = _engine(request.getfixturevalue(swapper), yunet, recognizer, pixel_boost=boost)
     frame = read(faces_dir / "pexels_woman_neutral.jpeg")
     plain, restored, mask = _swap_pair(
         engine, frame, RestoreSettings(str(restorers[family]), blend=1.0, fidelity=0.2)
@@ -154,10 +154,10 @@ def test_restoration_changes_only_the_face(
 
 
 def test_blend_zero_is_exactly_no_restoration_and_blend_scales(
-    restorers, faces_dir, scrfd_500m, recognizer, swapper_128
+    restorers, faces_dir, yunet, recognizer, swapper_128
 ) -> None:
-    engine = _engine(swapper_128, scrfd_500m, recognizer)
-    frame = read(faces_dir / "chris_pratt.jpeg")
+    engine = _engine(swapper_128, yunet, recognizer)
+    frame = read(faces_dir / "grace_hopper.jpg")
     plain, zero, _ = _swap_pair(engine, frame, RestoreSettings(str(restorers["gpen"]), blend=0.0))
     assert np.array_equal(plain, zero)
     _, half, mask = _swap_pair(engine, frame, RestoreSettings(str(restorers["gfpgan"]), blend=0.5))
@@ -171,9 +171,9 @@ def test_blend_zero_is_exactly_no_restoration_and_blend_scales(
     assert 0.28 < slope < 0.38
 
 
-def test_batch_of_faces_equals_face_by_face(restorers, faces_dir, scrfd_500m, swapper_128) -> None:
+def test_batch_of_faces_equals_face_by_face(restorers, faces_dir, yunet, swapper_128) -> None:
     """All faces of the group photo in one batch give what each face gives alone."""
-    detector = load_detector(scrfd_500m, DetectorSettings(), RuntimeSettings())
+    detector = load_detector(yunet, DetectorSettings(), RuntimeSettings())
     frame = read(faces_dir / GROUP)
     faces = detector.detect(frame)
     assert len(faces) >= 4
@@ -198,12 +198,10 @@ def test_paste_size() -> None:
     assert [paste_size(s, 512) for s in (128, 256, 384, 512, 640)] == [512, 512, 512, 512, 640]
 
 
-def test_standalone_restore_changes_faces_only(
-    restorers, faces_dir, scrfd_500m, recognizer, swapper_128
-) -> None:
+def test_standalone_restore_changes_faces_only(restorers, faces_dir, yunet, recognizer, swapper_128) -> None:
     engine = _engine(
         swapper_128,
-        scrfd_500m,
+        yunet,
         recognizer,
         restore=RestoreSettings(str(restorers["codeformer_batch"]), blend=1.0, fidelity=0.0),
     )
@@ -215,8 +213,8 @@ def test_standalone_restore_changes_faces_only(
     assert np.abs(result.frame.astype(int) - frame)[mask > 0.5].mean() > 1
 
 
-def test_model_is_loaded_only_when_asked_and_reused(restorers, scrfd_500m, recognizer, swapper_128) -> None:
-    engine = _engine(swapper_128, scrfd_500m, recognizer)
+def test_model_is_loaded_only_when_asked_and_reused(restorers, yunet, recognizer, swapper_128) -> None:
+    engine = _engine(swapper_128, yunet, recognizer)
     assert engine._state.restorer is None
     engine.update(restore=RestoreSettings(str(restorers["gfpgan"])))
     first = engine._state.restorer
@@ -224,15 +222,15 @@ def test_model_is_loaded_only_when_asked_and_reused(restorers, scrfd_500m, recog
     engine.update(restore=RestoreSettings(str(restorers["gfpgan"]), blend=0.3, fidelity=0.9), blend=0.9)
     assert engine._state.restorer is first
     with pytest.raises(SettingsError, match="No face restoration model"):
-        Engine(EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m))).restore(
+        Engine(EngineSettings(swapper=str(swapper_128), detector=str(yunet))).restore(
             np.zeros((64, 64, 3), np.uint8)
         )
 
 
 def test_bad_files_and_settings_name_the_file_and_the_setting(
-    restorers, tmp_path, scrfd_500m, swapper_128
+    restorers, tmp_path, yunet, swapper_128
 ) -> None:
-    base = EngineSettings(swapper=str(swapper_128), detector=str(scrfd_500m))
+    base = EngineSettings(swapper=str(swapper_128), detector=str(yunet))
     damaged = tmp_path / "gfpgan_damaged.onnx"
     damaged.write_bytes(restorers["gfpgan"].read_bytes()[:300])
     with pytest.raises(ModelLoadError, match=r"restore setting.*gfpgan_damaged\.onnx"):
@@ -349,12 +347,12 @@ def _marker_restorer(path: Path, size: int = 512) -> Path:
     ("swapper", "boost"), [("identity_128", 0), ("identity_128", 384), ("identity_512", 0)]
 )
 def test_restored_face_lands_on_the_face(
-    request, tmp_path, faces_dir, scrfd_500m, recognizer, swapper, boost
+    request, tmp_path, faces_dir, yunet, recognizer, swapper, boost
 ) -> None:
     """The marker oracle's discs come back onto the detected landmarks in the frame, within the
     5-point fit's own residual (the discs mark the template, the detector marks this face)."""
     marker = _marker_restorer(tmp_path / "marker.onnx")
-    engine = _engine(request.getfixturevalue(swapper), scrfd_500m, recognizer, pixel_boost=boost, detail=0.0)
+    engine = _engine(request.getfixturevalue(swapper), yunet, recognizer, pixel_boost=boost, detail=0.0)
     engine.update(restore=RestoreSettings(str(marker), blend=1.0))
     for name in PHOTOS:
         frame = read(faces_dir / name)

@@ -225,7 +225,7 @@ def test_restoration_in_the_real_obs_program_changes_live(
                     "sceneName": "Scene",
                     "inputName": "photo",
                     "inputKind": "image_source",
-                    "inputSettings": {"file": str(faces_dir / "paul_rudd_a.jpeg")},
+                    "inputSettings": {"file": str(faces_dir / "pexels_woman_neutral.jpeg")},
                     "sceneItemEnabled": True,
                 },
             )
