@@ -122,31 +122,34 @@ def test_carry_in_place_writes_into_the_frame(engine: Engine, frames: list[np.nd
 
 
 def test_carry_from_another_thread_while_process_runs(engine: Engine, frames: list[np.ndarray]) -> None:
-    """A slow model's thread processes every 5th frame; the display thread carries each frame."""
+    """A slow model's thread processes every 5th frame once the display has reached it; the display
+    thread carries every frame meanwhile, so both use the session at once, in the order a stream
+    has them (how fast each side runs decides only which processed frame a carry starts from)."""
     session = LiveSession(engine)
     session.process(frames[0], 0.0)
     truth = [engine.detect(f)[0].kps for f in frames]
     errors: list[BaseException] = []
     carried: list[tuple[int, np.ndarray]] = []
-    stop = threading.Event()
+    shown = threading.Condition()
+    position = 0
 
     def model() -> None:
         try:
             for i in range(5, len(frames), 5):
+                with shown:
+                    shown.wait_for(lambda i=i: position >= i, timeout=30)
                 session.process(frames[i], i / FPS)
         except BaseException as error:  # handed to the test thread
             errors.append(error)
-        finally:
-            stop.set()
 
     worker = threading.Thread(target=model)
     worker.start()
-    i = 1
-    while not stop.is_set() or i < len(frames):
-        k = i % len(frames)
+    for k in range(1, len(frames)):
+        with shown:
+            position = k
+            shown.notify_all()
         result = session.carry(frames[k], k / FPS)
         carried += [(k, f.kps) for f in result.swapped]
-        i += 1
     worker.join()
     assert not errors
     assert len(carried) >= len(frames) - 1
