@@ -192,8 +192,38 @@ class _Plan:
     params: int
 
 
-def _conv_cost(cin: int, cout: int, hw: int) -> tuple[float, int]:
+def conv_cost(cin: int, cout: int, hw: int) -> tuple[float, int]:
+    """FLOPs and params of a 3 x 3 convolution with bias over an hw x hw map."""
     return 2.0 * 9 * cin * cout * hw * hw, 9 * cin * cout + cout
+
+
+class ConvChain:
+    """3 x 3 convolutions (each with bias, optionally a ReLU) appended to one graph's node and
+    initializer lists, with He-initialised weights drawn from ``rng`` in call order."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[TensorProto] = []
+
+    def __call__(self, x: str, cin: int, cout: int, stride: int, name: str, act: bool = True) -> str:
+        w = self.rng.normal(scale=np.sqrt(2.0 / (9 * cin)), size=(cout, cin, 3, 3))
+        self.inits.extend([_init(f"{name}_w", w, np.float32), _init(f"{name}_b", np.zeros(cout), np.float32)])
+        self.nodes.append(
+            helper.make_node(
+                "Conv",
+                [x, f"{name}_w", f"{name}_b"],
+                [f"{name}_c"],
+                kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1],
+                strides=[stride, stride],
+                name=name,
+            )
+        )
+        if not act:
+            return f"{name}_c"
+        self.nodes.append(helper.make_node("Relu", [f"{name}_c"], [f"{name}_r"], name=f"{name}_relu"))
+        return f"{name}_r"
 
 
 def _plan(spec: StandinSpec) -> _Plan:
@@ -203,19 +233,19 @@ def _plan(spec: StandinSpec) -> _Plan:
         for blocks in range(1, 17):
             flops, params, size, ch = 0.0, 0, spec.size, 3
             widths = [min(base * 2**i, 1024) for i in range(spec.downs + 1)]
-            f, p = _conv_cost(3, widths[0], size)
+            f, p = conv_cost(3, widths[0], size)
             flops, params = flops + f, params + p
             for i in range(1, spec.downs + 1):
                 size //= 2
-                f, p = _conv_cost(widths[i - 1], widths[i], size)
+                f, p = conv_cost(widths[i - 1], widths[i], size)
                 flops, params = flops + f, params + p
-            f, p = _conv_cost(widths[-1], widths[-1], size)
+            f, p = conv_cost(widths[-1], widths[-1], size)
             flops, params = flops + blocks * f, params + blocks * p
             for i in range(spec.downs, 0, -1):
                 size *= 2
-                f, p = _conv_cost(widths[i], widths[i - 1], size)
+                f, p = conv_cost(widths[i], widths[i - 1], size)
                 flops, params = flops + f, params + p
-            f, p = _conv_cost(widths[0], 3, size)
+            f, p = conv_cost(widths[0], 3, size)
             flops, params = flops + f, params + p
             ch = widths[-1]
             spare = spec.mparams * 1e6 - params
@@ -239,27 +269,8 @@ def make_standin(
     plan = _plan(spec)
     rng = np.random.default_rng(seed)
     widths = [min(plan.base * 2**i, 1024) for i in range(spec.downs + 1)]
-    nodes: list[onnx.NodeProto] = []
-    inits: list[TensorProto] = []
-
-    def conv(x: str, cin: int, cout: int, stride: int, name: str, act: bool = True) -> str:
-        w = rng.normal(scale=np.sqrt(2.0 / (9 * cin)), size=(cout, cin, 3, 3))
-        inits.extend([_init(f"{name}_w", w, np.float32), _init(f"{name}_b", np.zeros(cout), np.float32)])
-        nodes.append(
-            helper.make_node(
-                "Conv",
-                [x, f"{name}_w", f"{name}_b"],
-                [f"{name}_c"],
-                kernel_shape=[3, 3],
-                pads=[1, 1, 1, 1],
-                strides=[stride, stride],
-                name=name,
-            )
-        )
-        if not act:
-            return f"{name}_c"
-        nodes.append(helper.make_node("Relu", [f"{name}_c"], [f"{name}_r"], name=f"{name}_relu"))
-        return f"{name}_r"
+    conv = ConvChain(rng)
+    nodes, inits = conv.nodes, conv.inits
 
     x = conv("target", 3, widths[0], 1, "stem")
     for i in range(1, spec.downs + 1):

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 from .face_parser import CLASSES
 from .landmark106 import POINTS
-from .synthetic import _init, _save
+from .synthetic import ConvChain, _init, _save, conv_cost
 
 MARKER_BGR = (255, 0, 255)
 """The colour the contract occluder reports as covering the face (magenta)."""
@@ -170,8 +169,8 @@ def _cost(spec: MaskStandin, base: int, blocks: int, downs: int = 3) -> tuple[fl
 
     def conv(cin: int, cout: int, hw: int) -> None:
         nonlocal flops, params
-        flops += 2.0 * 9 * cin * cout * hw * hw
-        params += 9 * cin * cout + cout
+        f, p = conv_cost(cin, cout, hw)
+        flops, params = flops + f, params + p
 
     conv(3, widths[0], size)
     for i in range(1, downs + 1):
@@ -209,23 +208,9 @@ def make_mask_standin(path: Path | str, name: str, *, seed: int = 0) -> tuple[Pa
     spec = MASK_STANDINS[name]
     base, blocks, dense, flops, params = plan_mask_standin(spec)
     rng = np.random.default_rng(seed)
-    nodes: list[onnx.NodeProto] = []
-    inits: list[TensorProto] = []
+    conv = ConvChain(rng)
+    nodes, inits = conv.nodes, conv.inits
     widths = [base * 2**i for i in range(4)]
-
-    def conv(x: str, cin: int, cout: int, stride: int, tag: str, act: bool = True) -> str:
-        w = rng.normal(scale=np.sqrt(2.0 / (9 * cin)), size=(cout, cin, 3, 3))
-        inits.extend([_init(f"{tag}_w", w, np.float32), _init(f"{tag}_b", np.zeros(cout), np.float32)])
-        nodes.append(
-            helper.make_node(
-                "Conv", [x, f"{tag}_w", f"{tag}_b"], [f"{tag}_c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
-                strides=[stride, stride], name=tag,
-            )
-        )  # fmt: skip
-        if not act:
-            return f"{tag}_c"
-        nodes.append(helper.make_node("Relu", [f"{tag}_c"], [f"{tag}_r"], name=f"{tag}_relu"))
-        return f"{tag}_r"
 
     s = spec.size
     nhwc = spec.layout == "NHWC"
