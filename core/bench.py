@@ -47,6 +47,7 @@ from .synthetic import (
     make_swapper,
 )
 from .synthetic_masks import MASK_STANDINS, make_mask_standin
+from .track import Tracker
 from .zoomclip import make_zoom_clip
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -273,10 +274,40 @@ def measure_case(
         pipeline.submit(frame, i / 30.0, tag=i)
         if i >= 1:
             pipeline.get(timeout=600)
+    pipeline.close()  # with look-ahead the last frame waits for a next one: closing flushes it
     pipeline.get(timeout=600)
     out["pipeline_fps"] = pipeline_frames / (time.perf_counter() - start)
-    pipeline.close()
     return out
+
+
+class _Runs:
+    """Landmark tracks cut into runs of consecutive frames: (first frame, raw, live) each."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self._done: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
+
+    def last(self, key: int) -> int | None:
+        """The last frame of ``key``'s open run."""
+        run = self._open.get(key)
+        return run[-1][0] if run else None
+
+    def refine_last(self, key: int, live: np.ndarray) -> None:
+        index, raw, _ = self._open[key][-1]
+        self._open[key][-1] = (index, raw, live)
+
+    def add(self, key: int, index: int, raw: np.ndarray, live: np.ndarray) -> None:
+        run = self._open.setdefault(key, [])
+        if run and run[-1][0] != index - 1:
+            self._done.append(run)
+            run = self._open[key] = []
+        run.append((index, raw, live))
+
+    def tracks(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        runs = self._done + list(self._open.values())
+        return [
+            (run[0][0], np.stack([r for _, r, _ in run]), np.stack([v for _, _, v in run])) for run in runs
+        ]
 
 
 def landmark_tracks(
@@ -288,28 +319,56 @@ def landmark_tracks(
     ``settings.lookahead`` each frame's live landmarks are those refined by the next frame, as
     ``LivePipeline`` swaps them.
     """
+    return [(raw, live) for _, raw, live in _landmark_runs(engine, frames, fps, settings)]
+
+
+def _landmark_runs(
+    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
     session = LiveSession(engine, settings)
-    runs: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    done: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
+    runs = _Runs()
     for index, frame in enumerate(frames):
         session.analyse(frame, index / fps)
         for track in session.tracker.tracks:
             if track.missed or track.time != index / fps:
                 continue
-            run = runs.setdefault(track.id, [])
-            if run and run[-1][0] != index - 1:
-                done.append(run)
-                run = runs[track.id] = []
+            last = runs.last(track.id)
             if (
                 settings.lookahead
-                and run
+                and last == index - 1
                 and track.lagged is not None
-                and track.lagged_time == run[-1][0] / fps
+                and track.lagged_time == last / fps
             ):
-                run[-1] = (run[-1][0], run[-1][1], track.lagged.kps)
-            run.append((index, track.raw.kps, track.face.kps))
-    done += runs.values()
-    return [(np.stack([r for _, r, _ in run]), np.stack([v for _, _, v in run])) for run in done]
+                runs.refine_last(track.id, track.lagged.kps)
+            runs.add(track.id, index, track.raw.kps, track.face.kps)
+    return runs.tracks()
+
+
+def carried_runs(
+    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings, every: int = 1
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Raw detections and where smooth motion pastes the faces, on every frame: (first frame, raw, live).
+
+    As the OBS filter's smooth motion: the model processes every ``every``-th frame
+    (``LiveSession.process``), and every frame gets the latest swapped faces moved there by
+    optical flow (``LiveSession.carry``); a result is shown from the frame after its own on.
+    Each carried face is measured against the detection nearest to it on that frame.
+    """
+    session = LiveSession(engine, settings)
+    detected = Tracker()
+    runs = _Runs()
+    for index, frame in enumerate(frames):
+        t = index / fps
+        carried = session.carry(frame, t).faces
+        seen = [tr for tr in detected.update(engine.detect(frame), t) if tr.missed == 0]
+        for face in carried:
+            gaps = [float(np.linalg.norm(face.kps - tr.raw.kps, axis=-1).mean()) / tr.size for tr in seen]
+            if gaps and min(gaps) < 0.3:
+                track = seen[int(np.argmin(gaps))]
+                runs.add(track.id, index, track.raw.kps, face.kps)
+        if index % max(1, every) == 0:
+            session.process(frame, t)
+    return runs.tracks()
 
 
 def clip_frames(clip: Path) -> Iterator[np.ndarray]:
@@ -324,13 +383,30 @@ def clip_frames(clip: Path) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings) -> Steadiness:
-    """Jitter and offset (``core.jitter``) of the live session on a video file."""
+STEADINESS_MODES = (
+    ("default: LivePipeline, 1 frame look-ahead", LiveSettings(), False),
+    ("LiveSession.process, OBS filter: no look-ahead", LiveSettings(lookahead=False), False),
+    ("OBS smooth motion: carried by optical flow", LiveSettings(), True),
+)
+"""What ``bench --jitter`` measures: a label, the live settings, and whether the faces are carried."""
+
+
+def _runs(
+    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings, carried: bool
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    return (carried_runs if carried else _landmark_runs)(engine, frames, fps, settings)
+
+
+def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings, carried: bool = False) -> Steadiness:
+    """Jitter and offset (``core.jitter``) of the live session on a video file; with ``carried``,
+    of the faces smooth motion pastes (``carried_runs``)."""
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     cap.release()
     try:
-        return steadiness(landmark_tracks(engine, clip_frames(clip), fps, settings))
+        return steadiness(
+            [(raw, live) for _, raw, live in _runs(engine, clip_frames(clip), fps, settings, carried)]
+        )
     except ValueError as error:
         raise InputError(f"{clip}: {error}; pick a clip with steady faces.") from error
 
@@ -363,15 +439,16 @@ def head_clip(
 
 
 def head_motion(
-    engine: Engine, clip: list[np.ndarray], truth: np.ndarray, settings: LiveSettings
+    engine: Engine, clip: list[np.ndarray], truth: np.ndarray, settings: LiveSettings, carried: bool = False
 ) -> HeadMotion:
-    """The live session on a ``head_clip``, against its true landmarks."""
-    tracks = landmark_tracks(engine, clip, HEAD_FPS, settings)
-    if len(tracks) != 1 or len(tracks[0][0]) != len(clip):
+    """The live session on a ``head_clip``, against its true landmarks (``carried``: as ``clip_steadiness``)."""
+    runs = _runs(engine, clip, HEAD_FPS, settings, carried)
+    if len(runs) != 1 or runs[0][0] > int(carried) or runs[0][0] + len(runs[0][1]) != len(clip):
         raise InputError("The face was not tracked through the whole head-motion clip.")
-    raw, live = tracks[0]
+    first, raw, live = runs[0]
+    truth = truth[first:]
     return HeadMotion(
-        steadiness(tracks),
+        steadiness([(raw, live)]),
         float(np.linalg.norm(raw - truth, axis=-1).mean()),
         float(np.linalg.norm(live - truth, axis=-1).mean()),
     )
@@ -524,14 +601,29 @@ def parser() -> argparse.ArgumentParser:
         "--soak", type=int, default=0, metavar="FRAMES", help="run a memory soak of this many frames"
     )
     parser.add_argument(
-        "--masks", default="", help="also time these masks in a live session, e.g. occlusion,region (default: none)"
+        "--masks",
+        default="",
+        help="also time these masks in a live session, e.g. occlusion,region (default: none)",
     )
     parser.add_argument(
-        "--occluder", default="standin:xseg", help=f"name, path or standin:NAME ({', '.join(MASK_STANDINS)}; default %(default)s)"
+        "--occluder",
+        default="standin:xseg",
+        help=f"name, path or standin:NAME ({', '.join(MASK_STANDINS)}; default %(default)s)",
     )
-    parser.add_argument("--parser", default="standin:bisenet_resnet_34", help="name, path or standin:NAME (default %(default)s)")
-    parser.add_argument("--mask-refresh", type=int, default=20, help="live: masks recomputed every N frames (default %(default)s)")
-    parser.add_argument("--mask-frames", type=int, default=30, help="live frames timed per mask case (default %(default)s)")
+    parser.add_argument(
+        "--parser",
+        default="standin:bisenet_resnet_34",
+        help="name, path or standin:NAME (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mask-refresh",
+        type=int,
+        default=20,
+        help="live: masks recomputed every N frames (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mask-frames", type=int, default=30, help="live frames timed per mask case (default %(default)s)"
+    )
     return parser
 
 
@@ -621,18 +713,18 @@ def run(argv: list[str] | None = None) -> int:
             print("jitter: mean distance of a landmark track from its centred quadratic fit over +-4 frames;")
             print("offset: mean distance of the live landmarks from the fit of the raw detections")
             for clip in _clips(data):
-                print_steadiness(clip.name, clip_steadiness(engine, clip, LiveSettings()))
-                print_steadiness(
-                    f"{clip.name} +1 frame", clip_steadiness(engine, clip, LiveSettings(lookahead=True))
-                )
+                for label, settings, carried in STEADINESS_MODES:
+                    print_steadiness(
+                        f"{clip.name} [{label}]", clip_steadiness(engine, clip, settings, carried)
+                    )
             portrait = data / "faces" / "obama_official_portrait.jpg"
             photo = read_image(portrait if portrait.exists() else PACKAGED_PHOTO).bgr
             clip, truth = head_clip(engine, photo)
-            for name, settings in (("", LiveSettings()), (" +1 frame", LiveSettings(lookahead=True))):
-                head = head_motion(engine, clip, truth, settings)
-                print_steadiness(f"head motion{name}", head.steadiness)
+            for label, settings, carried in STEADINESS_MODES:
+                head = head_motion(engine, clip, truth, settings, carried)
+                print_steadiness(f"head motion [{label}]", head.steadiness)
                 print(
-                    f"head motion{name}: landmark error against the true path: raw {head.raw_error:.2f} px, "
+                    f"head motion [{label}]: landmark error against the true path: raw {head.raw_error:.2f} px, "
                     f"live {head.live_error:.2f} px"
                 )
     return 0

@@ -38,9 +38,11 @@ class LiveSettings:
     cuts: CutSettings = field(default_factory=CutSettings)
     """A scene cut drops every track, choice and carried face at once."""
     carry: CarrySettings = field(default_factory=CarrySettings)
-    lookahead: bool = False
-    """``LivePipeline`` swaps frame N with landmarks refined by frame N+1's detection: one frame
-    more latency, for steadier landmarks that keep up with the head (``core.smooth``)."""
+    lookahead: bool = True
+    """``LivePipeline`` swaps frame N with landmarks refined by frame N+1's detection (a one-step
+    fixed-lag smoother, ``core.smooth``): jitter 3-4x lower than the detector's and closer to the
+    head, where the causal filter alone cuts it about 2x. It costs one frame of latency: off for a
+    stream that must not wait for its next frame. ``LiveSession.process`` never waits."""
 
 
 @dataclass(frozen=True)
@@ -267,8 +269,8 @@ class LivePipeline:
 
     ``submit(block=True)`` waits for room and loses nothing; ``block=False`` drops the oldest
     frame not yet started when the pipeline is full, and the next result names every drop.
-    With ``LiveSettings.lookahead`` a frame is swapped once the next one is analysed (``close``
-    flushes the last one).
+    With ``LiveSettings.lookahead`` (the default) a frame is swapped once the next one is analysed
+    (``close`` flushes the last one).
     """
 
     def __init__(self, session: LiveSession, depth: int = 2) -> None:

@@ -152,7 +152,7 @@ def _paint_out(image: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 def test_pipeline_returns_every_frame_in_order(engine: Engine, clips_dir: Path) -> None:
     frames = _frames(clips_dir / "clip_obama_zoom_3s.mp4", 30)
-    pipeline = LivePipeline(LiveSession(engine, LiveSettings(detect_every=2)))
+    pipeline = LivePipeline(LiveSession(engine, LiveSettings(detect_every=2, lookahead=False)))
     results = []
     consumer = threading.Thread(target=lambda: results.extend(pipeline.get(timeout=60) for _ in frames))
     consumer.start()
@@ -163,7 +163,7 @@ def test_pipeline_returns_every_frame_in_order(engine: Engine, clips_dir: Path) 
     assert [r.tag for r in results] == list(range(len(frames)))
     assert all(r.dropped == () for r in results)
     assert all(len(r.result.swapped) == 1 for r in results)
-    sequential = LiveSession(engine, LiveSettings(detect_every=2))
+    sequential = LiveSession(engine, LiveSettings(detect_every=2, lookahead=False))
     expected = [sequential.process(f, i / 25).frame for i, f in enumerate(frames)]
     assert all(np.array_equal(r.result.frame, e) for r, e in zip(results, expected, strict=True))
 
@@ -197,9 +197,10 @@ def test_pipeline_with_lookahead_swaps_each_frame_with_landmarks_refined_by_the_
 
 def test_pipeline_without_waiting_reports_each_drop(engine: Engine, faces_dir: Path) -> None:
     frame = read(faces_dir / "obama_oval_office_1080p.jpg")
-    pipeline = LivePipeline(LiveSession(engine), depth=1)
+    pipeline = LivePipeline(LiveSession(engine), depth=1)  # with look-ahead, the default
     for i in range(20):
         pipeline.submit(frame, i / 25, tag=i, block=False)
+    pipeline.close()  # flushes the frame held for look-ahead
     seen, dropped = [], []
     while len(seen) + len(dropped) < 20:
         try:
@@ -208,6 +209,5 @@ def test_pipeline_without_waiting_reports_each_drop(engine: Engine, faces_dir: P
             break
         seen.append(result.tag)
         dropped += result.dropped
-    pipeline.close()
     assert sorted(seen + dropped) == list(range(20))
     assert seen == sorted(seen) and dropped
