@@ -384,7 +384,7 @@ def clip_frames(clip: Path) -> Iterator[np.ndarray]:
 
 
 STEADINESS_MODES = (
-    ("default: LivePipeline, 1 frame look-ahead", LiveSettings(), False),
+    ("default: LivePipeline and CLI video, 1 frame look-ahead", LiveSettings(), False),
     ("LiveSession.process, OBS filter: no look-ahead", LiveSettings(lookahead=False), False),
     ("OBS smooth motion: carried by optical flow", LiveSettings(), True),
 )

@@ -12,9 +12,11 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from .engine import Engine, EngineSettings
+from .carry import CarrySettings
+from .engine import Engine, EngineSettings, SwapResult
 from .errors import InputError, InswapperLiveError, ModelLoadError, NoFaceError, SettingsError
 from .imageio import check_writable, read_image, refuse_overwriting_inputs, write_image
+from .live import LiveSession, LiveSettings, SteadyVideo
 from .manifest import load_manifest
 from .mapping import build_facemap
 from .masks import MASK_TYPES, MOUTH_SOURCES, MaskSettings, parse_list, parse_padding
@@ -314,15 +316,16 @@ def cmd_swap(args: argparse.Namespace) -> int:
         frames_without_face = 0
         frames_unmatched: Counter[str] = Counter()
 
-        def swap_frame(frame):
+        def count(result: SwapResult) -> None:
             nonlocal frames_without_face
-            result = engine.swap(frame)
             frames_without_face += not result.swapped
             frames_unmatched.update(result.unmatched)
-            return result.frame
 
+        # A live session tracks the faces (steady choices, a face map that follows its person)
+        # and swaps each frame with landmarks refined by the next one.
+        session = LiveSession(engine, LiveSettings(carry=CarrySettings(enabled=False)))
         progress = _Progress(args.target.name)
-        report = process_video(args.target, args.output, swap_frame, progress)
+        report = process_video(args.target, args.output, SteadyVideo(session, count), progress)
         progress.close()
         log.info("Wrote %s: %d frames, audio %s.", args.output, report.frames, report.audio)
         if frames_without_face:

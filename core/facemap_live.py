@@ -87,6 +87,13 @@ class TrackMapper:
         chosen = [t for t in by_position if t.id in sources or facemap.default is not None]
         return chosen, [sources.get(t.id, facemap.default) for t in chosen]  # type: ignore[misc]
 
+    def unplaced(self, shown: Sequence[Track]) -> tuple[str, ...]:
+        """The labels of the entries on none of the ``shown`` tracks (their person is not in view)."""
+        if self._facemap is None:
+            return ()
+        ids = {t.id for t in shown}
+        return tuple(e.label for n, e in enumerate(self._facemap.entries) if self._owner.get(n) not in ids)
+
     def _own(self, n: int, track: Track, owned: set[int]) -> None:
         self._owner[n] = track.id
         owned.add(track.id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .carry import Carrier, CarrySettings, Reference
@@ -61,6 +62,8 @@ class Analysis:
     """The track of each face: carried faces and masks are kept per face."""
     sources: list[SourceFace] | None = None
     """With a face map: the source of each face."""
+    unmatched: tuple[str, ...] = ()
+    """With a face map: the entries whose face is not in this frame (their labels)."""
 
 
 class LiveSession:
@@ -127,14 +130,24 @@ class LiveSession:
             tracks = self._with_attributes(frame, tracks)
         chosen = self._choose(frame, tracks, detect)
         sources = None
+        unmatched: tuple[str, ...] = ()
         if self.engine.facemap is not None:
             alive = {t.id for t in self.tracker.tracks}
             embed = lambda due: self._embed(frame, due)  # noqa: E731
             chosen, sources = self._mapper.assign(
                 self.engine.facemap, chosen, alive, self._selection.order, embed
             )
+            unmatched = self._mapper.unplaced(chosen)
         return Analysis(
-            frame, [t.face for t in chosen], len(tracks), detect, t, cut, tuple(t.id for t in chosen), sources
+            frame,
+            [t.face for t in chosen],
+            len(tracks),
+            detect,
+            t,
+            cut,
+            tuple(t.id for t in chosen),
+            sources,
+            unmatched,
         )
 
     def refine(self, previous: Analysis, latest: Analysis) -> Analysis:
@@ -188,7 +201,7 @@ class LiveSession:
         )
         if reference is not None:
             self.carrier.publish(result, reference, analysis.time)
-        return result
+        return replace(result, unmatched=analysis.unmatched) if analysis.unmatched else result
 
     def process(self, frame: Frame, timestamp: float | None = None, in_place: bool = False) -> SwapResult:
         return self.render(self.analyse(frame, timestamp), in_place)
@@ -251,6 +264,37 @@ class LiveSession:
                     t.embedding = f.embedding
                     self._embedded_at[t.id] = t.hits
         return [t for t in tracks if t.embedding is not None and cosine(t.embedding, reference) >= threshold]
+
+
+class SteadyVideo:
+    """A video file's frames through a live session (a ``core.video.FrameStream``).
+
+    With ``LiveSettings.lookahead`` (the default) each frame is swapped once the next one is
+    analysed, with landmarks refined by it: for a file the frame of latency costs nothing.
+    ``on_result`` sees every frame's ``SwapResult``.
+    """
+
+    def __init__(self, session: LiveSession, on_result: Callable[[SwapResult], None] | None = None) -> None:
+        self.session = session
+        self.on_result = on_result
+        self._held: Analysis | None = None
+
+    def push(self, frame: Frame, time: float) -> list[Frame]:
+        analysis = self.session.analyse(frame, time)
+        if not self.session.settings.lookahead:
+            return [self._render(analysis)]
+        held, self._held = self._held, analysis
+        return [] if held is None else [self._render(self.session.refine(held, analysis))]
+
+    def flush(self) -> list[Frame]:
+        held, self._held = self._held, None
+        return [] if held is None else [self._render(held)]
+
+    def _render(self, analysis: Analysis) -> Frame:
+        result = self.session.render(analysis, in_place=True)
+        if self.on_result is not None:
+            self.on_result(result)
+        return result.frame
 
 
 @dataclass(frozen=True)

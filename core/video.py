@@ -1,12 +1,19 @@
-"""Video in, video out: every frame through a function, the audio carried over unchanged."""
+"""Video in, video out: every frame through a function, the audio carried over unchanged.
+
+The function may also be a ``FrameStream``: frames in, the same frames out in order but possibly
+later (a live session that swaps each frame once the next one is analysed); each frame out keeps
+the timestamp of the frame it was made from.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import av
 
@@ -26,6 +33,32 @@ _AUDIO_COPY = {
     ".avi": {"mp3", "ac3", "pcm_s16le"},
 }
 _AUDIO_FALLBACK = {".webm": "libopus"}
+
+
+@runtime_checkable
+class FrameStream(Protocol):
+    """Frames in, the same frames out in order, possibly some pushes later."""
+
+    def push(self, frame: Frame, time: float) -> list[Frame]:
+        """Take ``frame`` (shown at ``time`` seconds); give back the frames that are done."""
+        ...
+
+    def flush(self) -> list[Frame]:
+        """The frames still held, at the end of the video."""
+        ...
+
+
+class _EachFrame:
+    """A function of one frame as a ``FrameStream``."""
+
+    def __init__(self, fn: Callable[[Frame], Frame]) -> None:
+        self.fn = fn
+
+    def push(self, frame: Frame, time: float) -> list[Frame]:
+        return [self.fn(frame)]
+
+    def flush(self) -> list[Frame]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -54,10 +87,11 @@ def is_video(path: Path | str) -> bool:
 def process_video(
     src: Path | str,
     dst: Path | str,
-    fn: Callable[[Frame], Frame],
+    fn: Callable[[Frame], Frame] | FrameStream,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> VideoReport:
     """Run ``fn`` on every frame of ``src`` and write ``dst`` (written whole or not at all)."""
+    stream = fn if isinstance(fn, FrameStream) else _EachFrame(fn)
     src, dst = Path(src), check_writable(dst)
     suffix = dst.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
@@ -68,7 +102,7 @@ def process_video(
         raise InputError(f"Video {src} cannot be opened: {ffmpeg_message(error)}.") from error
     try:
         with inp, atomic_output(dst) as tmp:
-            report = _transcode(inp, tmp, suffix, fn, progress)
+            report = _transcode(inp, tmp, suffix, stream, progress)
             if report.frames == 0:
                 raise InputError(f"{src} has no decodable video frames.")
     except av.error.FFmpegError as error:
@@ -90,7 +124,7 @@ def _transcode(
     inp: av.container.InputContainer,
     tmp: Path,
     suffix: str,
-    fn: Callable[[Frame], Frame],
+    stream: FrameStream,
     progress: Callable[[int, int | None], None] | None,
 ) -> VideoReport:
     if not inp.streams.video:
@@ -108,6 +142,19 @@ def _transcode(
         aout, audio = _audio_stream(out, ain, suffix)
         total = vin.frames or None
         count = 0
+        stamps: deque = deque()  # (pts, time_base) of the frames pushed and not yet written
+
+        def write(results: list[Frame]) -> None:
+            nonlocal count
+            for result in results:
+                new = av.VideoFrame.from_ndarray(result, format="bgr24")
+                new.pts, new.time_base = stamps.popleft()
+                for p in vout.encode(new):
+                    out.mux(p)
+                count += 1
+                if progress:
+                    progress(count, total)
+
         streams = [s for s in (vin, ain) if s is not None]
         for packet in inp.demux(*streams):
             if packet.stream is ain and aout is not None:
@@ -116,14 +163,11 @@ def _transcode(
             if packet.stream is not vin:
                 continue
             for frame in packet.decode():
-                result = fn(frame.to_ndarray(format="bgr24"))
-                new = av.VideoFrame.from_ndarray(result, format="bgr24")
-                new.pts, new.time_base = frame.pts, frame.time_base
-                for p in vout.encode(new):
-                    out.mux(p)
-                count += 1
-                if progress:
-                    progress(count, total)
+                stamps.append((frame.pts, frame.time_base))
+                index = count + len(stamps) - 1
+                seconds = frame.time if frame.time is not None else index / float(vin.average_rate or 25)
+                write(stream.push(frame.to_ndarray(format="bgr24"), float(seconds)))
+        write(stream.flush())
         for p in vout.encode(None):
             out.mux(p)
         if aout is not None and audio != "copied":

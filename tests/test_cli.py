@@ -102,6 +102,33 @@ def test_face_model_then_swap_a_video_with_audio(
     )
 
 
+def test_a_video_is_swapped_through_a_live_session_and_a_mapping_without_a_face_is_counted(
+    tmp_path: Path, faces_dir: Path, clips_dir: Path, models, caplog, live_engine
+) -> None:
+    """Every frame written, each with the changes on its face; face 3 of a one-face clip is counted missing."""
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(clips_dir / "clip_obama_zoom_3s.mp4", clip)
+    out = tmp_path / "out.mp4"
+    hopper = str(faces_dir / "grace_hopper.jpg")
+    maps = ["--map", f"0={hopper}", "--map", f"3={hopper}"]
+    args = ["swap", *maps, "--target", str(clip), "--output", str(out)]
+    assert main([*args, *models]) == 0
+    assert f"--map 3={hopper} found no face in 75 of 75 frames" in caplog.text, caplog.text
+    cap_in, cap_out = cv2.VideoCapture(str(clip)), cv2.VideoCapture(str(out))
+    changed = []
+    for i in range(75):
+        (ok_in, a), (ok_out, b) = cap_in.read(), cap_out.read()
+        assert ok_in and ok_out, i
+        diff = np.abs(a.astype(np.int16) - b).max(axis=2) > 40
+        changed.append(diff.mean())
+        rows, cols = np.nonzero(diff)
+        face = live_engine.detect(a)[0].bbox
+        inside = face[0] <= cols.mean() <= face[2] and face[1] <= rows.mean() <= face[3]
+        assert inside, f"frame {i}: the change is on the face"
+    assert not cap_out.read()[0]
+    assert min(changed) > 0.005, "every frame has its face swapped"
+
+
 def test_failures_exit_non_zero_with_a_message_and_write_nothing(
     tmp_path: Path, faces_dir: Path, models, caplog
 ) -> None:

@@ -13,7 +13,8 @@ from helpers import read
 
 from inswapper_live.core.align import ARCFACE_TEMPLATE
 from inswapper_live.core.engine import Engine
-from inswapper_live.core.live import LivePipeline, LiveSession, LiveSettings
+from inswapper_live.core.jitter import steadiness
+from inswapper_live.core.live import LivePipeline, LiveSession, LiveSettings, SteadyVideo
 from inswapper_live.core.select import FaceSelection
 from inswapper_live.core.smooth import OneEuro, SmoothingSettings
 from inswapper_live.core.track import Tracker
@@ -193,6 +194,26 @@ def test_pipeline_with_lookahead_swaps_each_frame_with_landmarks_refined_by_the_
         assert np.array_equal(result.result.swapped[0].kps, faces[0].kps)
     refined = [not np.array_equal(e[0].kps, a.faces[0].kps) for e, a in zip(expected, analyses, strict=True)]
     assert all(refined[1:-1]), "every frame but the first (a restart) and the last moved with the next"
+
+
+def test_a_video_file_is_swapped_frame_by_frame_with_landmarks_refined_by_the_next(
+    engine: Engine, clips_dir: Path
+) -> None:
+    """The CLI's video path: each frame comes out once the next is analysed, steady and on the face."""
+    frames = _frames(clips_dir / "clip_obama_zoom_3s.mp4")
+    results = []
+    stream = SteadyVideo(LiveSession(engine), results.append)
+    out = [done for i, frame in enumerate(frames) for done in stream.push(frame.copy(), i / 25)]
+    assert len(out) == len(frames) - 1, "the last frame waits for a next one"
+    out += stream.flush()
+    assert len(out) == len(results) == len(frames)
+    for i in range(len(frames) - 1):
+        own = np.abs(out[i].astype(np.int16) - frames[i]).mean()
+        assert own < np.abs(out[i].astype(np.int16) - frames[i + 1]).mean(), f"frame {i} is its own frame"
+    raw = np.stack([engine.detect(f)[0].kps for f in frames])
+    swapped = np.stack([r.swapped[0].kps for r in results])
+    figures = steadiness([(raw, swapped)])
+    assert figures.ratio >= 3.0 and figures.offset_eyes <= 1 / 50
 
 
 def test_pipeline_without_waiting_reports_each_drop(engine: Engine, faces_dir: Path) -> None:

@@ -103,3 +103,34 @@ def test_bad_inputs_leave_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         process_video(src, tmp_path / "out.mp4", fail)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.mp4", "in.mp4"]
+
+
+class _OneLate:
+    """A FrameStream that gives each frame back (inverted) once the next one came."""
+
+    def __init__(self) -> None:
+        self.held: np.ndarray | None = None
+        self.times: list[float] = []
+
+    def push(self, frame: np.ndarray, time: float) -> list[np.ndarray]:
+        self.times.append(time)
+        held, self.held = self.held, frame
+        return [] if held is None else [_invert(held)]
+
+    def flush(self) -> list[np.ndarray]:
+        return [] if self.held is None else [_invert(self.held)]
+
+
+def test_a_stream_that_holds_a_frame_writes_every_frame_in_order_at_its_own_time(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=12, audio=None)
+    stream = _OneLate()
+    report = process_video(src, tmp_path / "out.mkv", stream)
+    assert report.frames == 12
+    assert stream.times == pytest.approx([i / 25 for i in range(12)])
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mkv")) as b:
+        ins = list(a.decode(video=0))
+        outs = list(b.decode(video=0))
+    assert [f.time for f in outs] == pytest.approx([f.time for f in ins])
+    for i, (x, y) in enumerate(zip(ins, outs, strict=True)):
+        bright = np.flatnonzero((255 - y.to_ndarray(format="bgr24")).mean(axis=(0, 2)) > 128)
+        assert list(bright) == list(np.flatnonzero(x.to_ndarray(format="bgr24").mean(axis=(0, 2)) > 128)), i
