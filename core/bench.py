@@ -349,16 +349,21 @@ def carried_runs(
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """Raw detections and where smooth motion pastes the faces, on every frame: (first frame, raw, live).
 
-    As the OBS filter's smooth motion: the model processes every ``every``-th frame
-    (``LiveSession.process``), and every frame gets the latest swapped faces moved there by
-    optical flow (``LiveSession.carry``); a result is shown from the frame after its own on.
-    Each carried face is measured against the detection nearest to it on that frame.
+    As the OBS filter's smooth motion with a model that needs ``every`` frames' time per frame:
+    it takes a frame, analyses it and swaps it, and is done when it takes the next one, every
+    ``every`` frames (``LiveSession.process``); every frame gets the latest swapped faces moved
+    there by optical flow (``LiveSession.carry``). Each carried face is measured against the
+    detection nearest to it on that frame.
     """
     session = LiveSession(engine, settings)
     detected = Tracker()
     runs = _Runs()
+    every = max(1, every)
+    taken = None
     for index, frame in enumerate(frames):
         t = index / fps
+        if index % every == 0 and taken is not None:
+            session.render(taken, wait=settings.carry.lookahead)  # the swap of the frame taken before is done
         carried = session.carry(frame, t).faces
         seen = [tr for tr in detected.update(engine.detect(frame), t) if tr.missed == 0]
         for face in carried:
@@ -366,8 +371,8 @@ def carried_runs(
             if gaps and min(gaps) < 0.3:
                 track = seen[int(np.argmin(gaps))]
                 runs.add(track.id, index, track.raw.kps, face.kps)
-        if index % max(1, every) == 0:
-            session.process(frame, t)
+        if index % every == 0:
+            taken = session.analyse(frame, t)  # the model takes this frame
     return runs.tracks()
 
 
@@ -386,20 +391,24 @@ def clip_frames(clip: Path) -> Iterator[np.ndarray]:
 STEADINESS_MODES = (
     ("default: LivePipeline and CLI video, 1 frame look-ahead", LiveSettings(), False),
     ("LiveSession.process, OBS filter: no look-ahead", LiveSettings(lookahead=False), False),
-    ("OBS smooth motion: carried by optical flow", LiveSettings(), True),
+    ("OBS smooth motion, model as fast as the source: carried by optical flow", LiveSettings(), 1),
+    ("OBS smooth motion, model at 1/3 of the source's rate", LiveSettings(), 3),
 )
-"""What ``bench --jitter`` measures: a label, the live settings, and whether the faces are carried."""
+"""What ``bench --jitter`` measures: a label, the live settings, and 0 for the session's own
+landmarks or ``every`` for the faces smooth motion carries (``carried_runs``)."""
 
 
 def _runs(
-    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings, carried: bool
+    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings, carried: int
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    return (carried_runs if carried else _landmark_runs)(engine, frames, fps, settings)
+    if carried:
+        return carried_runs(engine, frames, fps, settings, carried)
+    return _landmark_runs(engine, frames, fps, settings)
 
 
-def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings, carried: bool = False) -> Steadiness:
-    """Jitter and offset (``core.jitter``) of the live session on a video file; with ``carried``,
-    of the faces smooth motion pastes (``carried_runs``)."""
+def clip_steadiness(engine: Engine, clip: Path, settings: LiveSettings, carried: int = 0) -> Steadiness:
+    """Jitter and offset (``core.jitter``) of the live session on a video file; with ``carried``
+    (the model on every ``carried``-th frame), of the faces smooth motion pastes (``carried_runs``)."""
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     cap.release()
@@ -439,11 +448,11 @@ def head_clip(
 
 
 def head_motion(
-    engine: Engine, clip: list[np.ndarray], truth: np.ndarray, settings: LiveSettings, carried: bool = False
+    engine: Engine, clip: list[np.ndarray], truth: np.ndarray, settings: LiveSettings, carried: int = 0
 ) -> HeadMotion:
     """The live session on a ``head_clip``, against its true landmarks (``carried``: as ``clip_steadiness``)."""
     runs = _runs(engine, clip, HEAD_FPS, settings, carried)
-    if len(runs) != 1 or runs[0][0] > int(carried) or runs[0][0] + len(runs[0][1]) != len(clip):
+    if len(runs) != 1 or runs[0][0] > 2 * carried or runs[0][0] + len(runs[0][1]) != len(clip):
         raise InputError("The face was not tracked through the whole head-motion clip.")
     first, raw, live = runs[0]
     truth = truth[first:]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from .carry import Carrier, CarrySettings, Reference
+from .carry import Carrier, CarrySettings, Pending, Reference
 from .engine import Engine, SwapResult
 from .facemap_live import TrackMapper
 from .masks import MaskMemory
@@ -88,6 +88,8 @@ class LiveSession:
         self._mapper = TrackMapper()
         self._attributes: dict[int, tuple[int | None, int | None]] = {}
         self._masks = MaskMemory()
+        self._pending: Pending | None = None
+        """A swap waiting for the next analysed frame before it is carried (``CarrySettings.lookahead``)."""
 
     def update(self, settings: LiveSettings) -> None:
         if settings.tracker != self.settings.tracker:
@@ -104,6 +106,7 @@ class LiveSession:
         self._mapper.reset()
         self._frames = 0
         self.carrier.drop()
+        self._pending = None
         self._masks.clear()
 
     def analyse(self, frame: Frame, timestamp: float | None = None) -> Analysis:
@@ -122,6 +125,7 @@ class LiveSession:
             self.tracker.update(self.engine.detect(frame), t, frame if every > 1 else None)
         else:
             self.tracker.follow(frame, t)
+        self._publish_pending()
         tracks = self.tracker.visible()
         if self.engine.settings.faces != self._selection:
             self._selection = self.engine.settings.faces
@@ -162,6 +166,19 @@ class LiveSession:
             faces.append(track.lagged if refined else face)
         return replace(previous, faces=faces)
 
+    def _publish_pending(self) -> None:
+        """Keep the swap that waited for this frame, its faces moved to where this frame's
+        measurement refines them (``Track.lagged``)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        refined = {
+            t.id: t.lagged
+            for t in self.tracker.tracks
+            if t.missed == 0 and t.lagged is not None and t.lagged_time == pending.time
+        }
+        self.carrier.publish(pending.result, pending.reference, pending.time, pending.keys, refined)
+
     def _with_attributes(self, frame: Frame, tracks: list[Track]) -> list[Track]:
         """The tracks that pass the gender and age filters; each track is estimated once, when measured."""
         alive = {t.id for t in self.tracker.tracks}
@@ -185,8 +202,9 @@ class LiveSession:
             for t, f in zip(tracks, faces, strict=True):
                 t.embedding = f.embedding
 
-    def render(self, analysis: Analysis, in_place: bool = False) -> SwapResult:
-        """Swap the analysed faces into the frame, and keep them for ``carry``."""
+    def render(self, analysis: Analysis, in_place: bool = False, *, wait: bool = False) -> SwapResult:
+        """Swap the analysed faces into the frame, and keep them for ``carry``; with ``wait``, once
+        the next frame is analysed (``CarrySettings.lookahead``: one thread must run both)."""
         keep = self.settings.carry.enabled
         reference = Reference.of(analysis.frame) if keep else None  # before an in-place swap
         keys = analysis.ids if len(analysis.ids) == len(analysis.faces) else None
@@ -199,12 +217,16 @@ class LiveSession:
             mask_memory=self._masks,
             face_keys=keys,
         )
-        if reference is not None:
-            self.carrier.publish(result, reference, analysis.time)
+        if reference is not None and wait:
+            self._pending = Pending(result, reference, analysis.time, keys)
+        elif reference is not None:
+            self.carrier.publish(result, reference, analysis.time, keys)
         return replace(result, unmatched=analysis.unmatched) if analysis.unmatched else result
 
     def process(self, frame: Frame, timestamp: float | None = None, in_place: bool = False) -> SwapResult:
-        return self.render(self.analyse(frame, timestamp), in_place)
+        """Analyse and swap ``frame``; its faces are carried once the next frame is analysed
+        (``CarrySettings.lookahead``)."""
+        return self.render(self.analyse(frame, timestamp), in_place, wait=self.settings.carry.lookahead)
 
     def carry(self, frame: Frame, timestamp: float | None = None, *, in_place: bool = False) -> SwapResult:
         """``frame`` with the latest swapped faces pasted where optical flow tracks them to.

@@ -11,11 +11,13 @@ import pytest
 from helpers import read
 
 from inswapper_live.core.bench import Timed, clip_steadiness, head_clip, head_motion
+from inswapper_live.core.carry import CarrySettings
 from inswapper_live.core.cli import main
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.live import LiveSettings
 from inswapper_live.core.runtime import RuntimeSettings
 from inswapper_live.core.smooth import SmoothingSettings
+from inswapper_live.core.source import SourceFace
 from inswapper_live.core.swap import Swapper
 from inswapper_live.core.synthetic import STANDINS, _plan, make_standin
 from inswapper_live.core.track import TrackerSettings
@@ -74,6 +76,14 @@ def test_live_landmarks_follow_a_moving_head(scrfd_500m, swapper_128, recognizer
     assert ahead.live_error < ahead.raw_error, "one frame of look-ahead: closer to the truth than a detection"
     assert ahead.steadiness.ratio >= 3.0
     assert ahead.steadiness.offset_eyes <= 1 / 50
+    # OBS smooth motion, a model as fast as the source: faces carried by optical flow, by default
+    # once the next frame is analysed and moved to its refinement.
+    engine.set_source(SourceFace(np.full(512, 1 / np.sqrt(512), dtype=np.float32)))
+    carried = head_motion(engine, clip, truth, LiveSettings(), 1)
+    at_once = head_motion(engine, clip, truth, LiveSettings(carry=CarrySettings(lookahead=False)), 1)
+    assert carried.live_error < at_once.live_error, (carried, at_once)
+    assert carried.steadiness.ratio > at_once.steadiness.ratio, (carried, at_once)
+    assert carried.steadiness.offset < at_once.steadiness.offset, (carried, at_once)
 
 
 def test_bench_command_prints_a_row(capsys, swapper_128: Path) -> None:
@@ -102,7 +112,7 @@ def test_bench_runs_with_only_what_the_package_ships(capsys, monkeypatch, tmp_pa
         r"jitter clip_grace_hopper_zoom_3s\.mp4 \[default: [^]]+\]: raw ([\d.]+) px, live ([\d.]+) px", out
     )
     assert jitter_line and float(jitter_line.group(1)) > 3 * float(jitter_line.group(2)), out
-    assert "[OBS smooth motion: carried by optical flow]" in out
+    assert "[OBS smooth motion, model at 1/3 of the source's rate]" in out
 
 
 def test_floor_counts_io_binding_and_every_pixel_boost_run(swapper_128: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import read
 
+from inswapper_live.core.align import umeyama
 from inswapper_live.core.bench import clip_frames
 from inswapper_live.core.carry import CarrySettings
 from inswapper_live.core.engine import Engine
@@ -18,6 +19,8 @@ from inswapper_live.core.live import LiveSession, LiveSettings
 from inswapper_live.core.zoomclip import make_zoom_clip
 
 FPS = 25.0
+NOW = LiveSettings(carry=CarrySettings(lookahead=False))
+"""Faces carried as soon as they are swapped: the carry mechanics, without the look-ahead frame."""
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def _camera(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_carry_follows_the_face_between_processed_frames(engine: Engine, pull_back: list[np.ndarray]) -> None:
     frames = pull_back
-    session = LiveSession(engine)
+    session = LiveSession(engine, NOW)
     processed = session.process(frames[0], 0.0)
     kps = processed.swapped[0].kps
     # The same frame carried gives back the same swap (the flow finds no motion).
@@ -90,10 +93,35 @@ def test_carry_follows_the_face_between_processed_frames(engine: Engine, pull_ba
     assert not above.any()
 
 
+def test_faces_are_carried_once_the_next_frame_is_analysed_moved_to_its_refinement(
+    engine: Engine, frames: list[np.ndarray]
+) -> None:
+    """The default: frame 0's swap is kept back until frame 1 is analysed, then pasted where the
+    one-step smoother puts frame 0's landmarks given frame 1 (``Track.lagged``)."""
+    session, oracle = LiveSession(engine), LiveSession(engine)
+    session.process(frames[0], 0.0)
+    assert session.carry(frames[1], 0.5 / FPS).swapped == [], "kept back until the next frame is analysed"
+    analyses = [oracle.analyse(frames[0], 0.0)]
+    swapped = {}
+    for i in range(1, 11):
+        swapped[i] = session.process(frames[i], i / FPS).swapped[0].kps
+        analyses.append(oracle.analyse(frames[i], i / FPS))
+    swapped = swapped[9]
+    refined = oracle.refine(analyses[9], analyses[10]).faces[0].kps
+    assert np.abs(refined - swapped).max() > 0.2, "the refinement moves the landmarks"
+    on_ninth = session.carry(frames[9], 10.5 / FPS)  # frame 9 itself: no motion since it was swapped
+    assert len(on_ninth.swapped) == 1
+    carried = on_ninth.swapped[0].kps
+    # Patches move rigidly: by the similarity that best takes the swapped landmarks to the refined.
+    fit = np.c_[swapped, np.ones(5)] @ umeyama(swapped, refined).T
+    assert np.abs(carried - fit).max() < 0.1
+    assert np.linalg.norm(carried - refined, axis=1).mean() < np.linalg.norm(swapped - refined, axis=1).mean()
+
+
 def test_carry_passes_a_frame_through_after_a_cut_and_drops_the_faces(
     engine: Engine, frames: list[np.ndarray], faces_dir: Path
 ) -> None:
-    session = LiveSession(engine)
+    session = LiveSession(engine, NOW)
     assert session.carry(frames[0], 0.0).swapped == [], "nothing processed yet"
     session.process(frames[0], 0.0)
     other = cv2.resize(read(faces_dir / "pexels_group_meeting_4faces.jpeg"), frames[0].shape[1::-1])
@@ -105,7 +133,7 @@ def test_carry_passes_a_frame_through_after_a_cut_and_drops_the_faces(
 
 
 def test_carry_drops_faces_that_are_too_old(engine: Engine, frames: list[np.ndarray]) -> None:
-    session = LiveSession(engine, LiveSettings(carry=CarrySettings(max_age=0.2)))
+    session = LiveSession(engine, LiveSettings(carry=CarrySettings(max_age=0.2, lookahead=False)))
     session.process(frames[0], 0.0)
     assert len(session.carry(frames[1], 0.16).swapped) == 1
     late = session.carry(frames[2], 0.24)
@@ -114,7 +142,7 @@ def test_carry_drops_faces_that_are_too_old(engine: Engine, frames: list[np.ndar
 
 
 def test_carry_in_place_writes_into_the_frame(engine: Engine, frames: list[np.ndarray]) -> None:
-    session = LiveSession(engine)
+    session = LiveSession(engine, NOW)
     session.process(frames[0], 0.0)
     frame = frames[1].copy()
     result = session.carry(frame, 1 / FPS, in_place=True)
@@ -125,7 +153,7 @@ def test_carry_from_another_thread_while_process_runs(engine: Engine, frames: li
     """A slow model's thread processes every 5th frame once the display has reached it; the display
     thread carries every frame meanwhile, so both use the session at once, in the order a stream
     has them (how fast each side runs decides only which processed frame a carry starts from)."""
-    session = LiveSession(engine)
+    session = LiveSession(engine, NOW)
     session.process(frames[0], 0.0)
     truth = [engine.detect(f)[0].kps for f in frames]
     errors: list[BaseException] = []
