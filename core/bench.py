@@ -389,9 +389,9 @@ def clip_frames(clip: Path) -> Iterator[np.ndarray]:
 
 
 STEADINESS_MODES = (
-    ("default: LivePipeline and CLI video, 1 frame look-ahead", LiveSettings(), False),
-    ("LiveSession.process, OBS filter: no look-ahead", LiveSettings(lookahead=False), False),
-    ("OBS smooth motion, model as fast as the source: carried by optical flow", LiveSettings(), 1),
+    ("default: LivePipeline and CLI video, 1 frame look-ahead", LiveSettings(), 0),
+    ("LiveSession.process, OBS without smooth motion: no look-ahead", LiveSettings(lookahead=False), 0),
+    ("OBS smooth motion, model as fast as the source", LiveSettings(), 1),
     ("OBS smooth motion, model at 1/3 of the source's rate", LiveSettings(), 3),
 )
 """What ``bench --jitter`` measures: a label, the live settings, and 0 for the session's own
