@@ -26,11 +26,12 @@ import cv2
 import numpy as np
 
 from .align import umeyama
+from .detail import detail_weight
 from .engine import SwappedCrop, SwapResult
 from .paste import crop_coverage, paste_into
 from .scene import CutSettings, is_cut, thumbnail
 from .track import flow_image, flow_transform, transform_face
-from .types import Face, Frame
+from .types import Face, Frame, Mask
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class _Kept:
     crop: SwappedCrop
     coverage: np.ndarray
     """The part of the crop that saw the processed frame (see ``paste.crop_coverage``)."""
+    weight: Mask | bool | None = True
+    """The crop's ``detail.detail_weight``, once a paste computed it (True: not yet)."""
 
 
 @dataclass(frozen=True)
@@ -162,13 +165,18 @@ class Carrier:
             for item in snapshot.kept:
                 m = flow_transform(previous.gray, current.gray, item.face, current.scale)
                 if m is not None:
-                    kept.append(_Kept(transform_face(item.face, m), _moved(item.crop, m), item.coverage))
+                    kept.append(replace(item, face=transform_face(item.face, m), crop=_moved(item.crop, m)))
+        if detail > 0.0:  # the detail weight depends on the crop alone: once per swapped face
+            kept = [
+                replace(k, weight=detail_weight(k.crop.swapped, k.crop.original)) if k.weight is True else k
+                for k in kept
+            ]
         self._replace(snapshot, _Snapshot(tuple(kept), current, snapshot.time) if kept else None)
         regions = []
         for item in kept:
             c = item.crop
             region = paste_into(
-                out, c.swapped, c.matrix, blend, detail, c.original, c.mask, coverage=item.coverage
+                out, c.swapped, c.matrix, blend, detail, c.original, c.mask, item.coverage, item.weight
             )
             if region is not None:
                 regions.append(region)

@@ -98,6 +98,7 @@ def paste_into(
     original: Frame | None = None,
     crop_mask: Mask | None = None,
     coverage: np.ndarray | None = None,
+    weight: Mask | bool | None = True,
 ) -> PasteRegion | None:
     """Blend ``swapped`` (aligned with ``matrix``) into ``frame`` in place; return what changed.
 
@@ -110,6 +111,8 @@ def paste_into(
     of the target's features.
     ``crop_mask`` (S x S, 0..1, in the crop's space: box, occlusion, region and mouth masks) is
     carried through the same inverse warp and multiplied into the blend mask.
+    ``weight`` is ``detail.detail_weight(swapped, original)`` when already known (a crop pasted
+    again on later frames); True computes it.
     """
     height, width = frame.shape[:2]
     size = swapped.shape[0]
@@ -135,7 +138,8 @@ def paste_into(
     fake = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
     if detail > 0.0 and original is not None:
         unwarped = warp_bgr(original, local, dsize)
-        weight = detail_weight(swapped, original)
+        if weight is True:
+            weight = detail_weight(swapped, original)
         if weight is not None:
             weight = cv2.warpAffine(weight, local, dsize, borderValue=0.0)
         fake = add_detail(fake, roi, unwarped, float(detail), weight)

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 from helpers import read
 
+from inswapper_live.core import carry
 from inswapper_live.core.align import umeyama
 from inswapper_live.core.bench import clip_frames
 from inswapper_live.core.carry import CarrySettings
+from inswapper_live.core.detail import detail_weight
 from inswapper_live.core.engine import Engine
 from inswapper_live.core.live import LiveSession, LiveSettings
+from inswapper_live.core.paste import paste_into
 from inswapper_live.core.zoomclip import make_zoom_clip
 
 FPS = 25.0
@@ -184,3 +187,19 @@ def test_carry_from_another_thread_while_process_runs(engine: Engine, frames: li
     size = np.sqrt(engine.detect(frames[-1])[0].area)
     worst = max(float(np.abs(kps - truth[k]).max()) for k, kps in carried) / size
     assert worst < 0.1
+
+
+def test_a_carried_face_computes_its_detail_weight_once_and_pastes_the_same_pixels(
+    engine: Engine, frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run() -> list[np.ndarray]:
+        session = LiveSession(engine, NOW)
+        session.process(frames[0], 0.0)
+        return [session.carry(frames[i], i / FPS).frame for i in range(1, 6)]
+
+    calls = []
+    monkeypatch.setattr(carry, "detail_weight", lambda *a: calls.append(1) or detail_weight(*a))
+    cached = run()
+    assert len(calls) == 1, "one swapped face: its weight once for five carried frames"
+    monkeypatch.setattr(carry, "paste_into", lambda *a: paste_into(*a[:-1]))  # the weight computed every time
+    assert all(np.array_equal(a, b) for a, b in zip(cached, run(), strict=True))
