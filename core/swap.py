@@ -109,7 +109,7 @@ class Swapper:
             tiles += [crop[i::k, j::k] for i in range(k) for j in range(k)]
         if not tiles:
             return []
-        swapped = self.run(np.stack(tiles), latent)
+        swapped = self.run(tiles[0][None] if len(tiles) == 1 else np.stack(tiles), latent)
         results: list[Frame] = []
         n = 0
         for crop in crops:
