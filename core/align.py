@@ -32,23 +32,22 @@ def template(size: int) -> Landmarks:
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> Matrix:
-    """Least-squares similarity transform (rotation, uniform scale, translation) from src to dst."""
+    """Least-squares similarity transform (rotation, uniform scale, translation) from src to dst.
+
+    Umeyama's SVD solution, in the closed form it has in 2-D: with centred points as complex
+    numbers the best scaled rotation is z = sum(conj(src) * dst) / sum(|src|^2) (no SVD, a tenth
+    of the time: it runs for every face of every frame).
+    """
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
     src_mean = src.mean(axis=0)
     dst_mean = dst.mean(axis=0)
-    src_c = src - src_mean
-    dst_c = dst - dst_mean
-    cov = dst_c.T @ src_c / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(cov) < 0:
-        d[1] = -1.0
-    rotation = u @ np.diag(d) @ vt
-    src_var = (src_c**2).sum() / len(src)
-    scale = (s * d).sum() / src_var if src_var > 0 else 1.0
+    x, y = (src - src_mean).T
+    u, v = (dst - dst_mean).T
+    src_var = float(x @ x + y @ y)
+    a, b = (float(x @ u + y @ v) / src_var, float(x @ v - y @ u) / src_var) if src_var > 0 else (1.0, 0.0)
     matrix = np.empty((2, 3), dtype=np.float64)
-    matrix[:, :2] = scale * rotation
+    matrix[:, :2] = ((a, -b), (b, a))
     matrix[:, 2] = dst_mean - matrix[:, :2] @ src_mean
     return matrix
 

@@ -21,7 +21,7 @@ from .face_parser import FACE_REGIONS, REGIONS, FaceParser
 from .landmark106 import MOUTH, Landmarker106
 from .mask_model import open_mask_model
 from .occlusion import Occluder
-from .paste import blend_mask, crop_box
+from .paste import Footprint, blend_mask, crop_box
 from .runtime import RuntimeSettings
 from .types import Face, Frame, Mask, Matrix
 
@@ -343,7 +343,9 @@ def frame_mask(
         inverse[:, 2] -= (x0, y0)
         dsize = (x1 - x0, y1 - y0)
         white = np.full((size, size), 255, dtype=np.float32)
-        mask = blend_mask(cv2.warpAffine(white, inverse, dsize, borderValue=0.0))
+        mask, _ = blend_mask(
+            cv2.warpAffine(white, inverse, dsize, borderValue=0.0), Footprint.of(inverse, size)
+        )
         if crop_mask is not None:
             mask *= cv2.warpAffine(crop_mask, inverse, dsize, borderValue=0.0)
         np.maximum(out[y0:y1, x0:x1], mask, out=out[y0:y1, x0:x1])

@@ -59,24 +59,83 @@ def _blur_kernels(k: int) -> tuple[np.ndarray, np.ndarray]:
     return kernel, kernel * np.float32(1.0 / 255.0)
 
 
-def blend_mask(white: np.ndarray) -> Mask:
+Box = tuple[int, int, int, int]
+"""(y0, y1, x0, x1) in a region's pixels."""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Where a warped crop is opaque for sure: a square of ``half`` around (``cx``, ``cy``), in
+    the region's pixels, turned by the warp's angle (``spread`` = |cos| + |sin|)."""
+
+    cx: float
+    cy: float
+    half: float
+    spread: float
+
+    @classmethod
+    def of(cls, local: Matrix, size: int) -> Footprint:
+        """The footprint of a size x size crop pasted with ``local`` (crop -> region)."""
+        scale = float(np.sqrt(abs(np.linalg.det(local[:, :2]))))
+        centre = local @ np.array([(size - 1) / 2.0, (size - 1) / 2.0, 1.0])
+        spread = (abs(local[0, 0]) + abs(local[1, 0])) / max(scale, 1e-12)
+        # Pixels 0 .. size-1 of the crop are fully opaque after the bilinear warp.
+        return cls(float(centre[0]), float(centre[1]), scale * (size - 1) / 2.0, spread)
+
+    def solid(self, reach: int, height: int, width: int) -> Box | None:
+        """The largest centred upright box whose pixels are ``reach`` or more inside, clipped."""
+        h = self.half / self.spread - reach - 1  # a pixel's margin for the warp's 1/32 grid
+        if h <= 0:
+            return None
+        y0, y1 = max(int(np.ceil(self.cy - h)), 0), min(int(np.floor(self.cy + h)) + 1, height)
+        x0, x1 = max(int(np.ceil(self.cx - h)), 0), min(int(np.floor(self.cx + h)) + 1, width)
+        return (y0, y1, x0, x1) if y1 > y0 and x1 > x0 else None
+
+
+def blend_mask(white: np.ndarray, footprint: Footprint | None = None) -> tuple[Mask, Box | None]:
     """The reference mask: >20 -> 255, erode by max(size//10, 10), blur by max(size//20, 5), as 0..1.
 
     ``white`` is the crop's warped coverage, 0..255, as float32 or (cheaper, same mask within
     rounding) uint8: the blur reads the eroded bytes straight into float32.
+    With the crop's ``footprint`` (coverage that is the whole crop) the mask is 1 wherever the
+    erosion and the blur see only the opaque square; that box is returned and not blurred, and
+    the blur runs on the four bands around it only (the same values: each band is blurred with
+    all the rows and columns its kernel reads).
     """
     _, binary = cv2.threshold(white, 20, 255, cv2.THRESH_BINARY)
     _, _, w, h = cv2.boundingRect(binary if binary.dtype == np.uint8 else binary.astype(np.uint8))
     if w == 0:
-        return np.zeros(white.shape, dtype=np.float32)
+        return np.zeros(white.shape, dtype=np.float32), None
     # Values <= 20 stay as they are, as in the reference: they matter where the crop's edge
     # runs along the frame's border, which erodes as if it were 255.
     white = cv2.max(white, binary)
     mask_size = int(np.sqrt((h - 1) * (w - 1)))
     k = max(mask_size // 10, 10)
     eroded = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
-    kx, ky = _blur_kernels(max(mask_size // 20, 5))
-    return cv2.sepFilter2D(eroded, cv2.CV_32F, kx, ky)
+    blur = max(mask_size // 20, 5)
+    kx, ky = _blur_kernels(blur)
+    solid = None if footprint is None else footprint.solid(k // 2 + blur, *white.shape[:2])
+    if solid is None:
+        return cv2.sepFilter2D(eroded, cv2.CV_32F, kx, ky), None
+    mask = np.empty(white.shape, dtype=np.float32)
+    y0, y1, x0, x1 = solid
+    mask[y0:y1, x0:x1] = 1.0
+    height, width = white.shape[:2]
+    for by0, by1, bx0, bx1 in _bands(solid, height, width):
+        # Blur a window with ``blur`` more rows and columns on each side, clipped to the region
+        # (where the reference's border rule applies as before), and keep the band.
+        wy0, wy1 = max(by0 - blur, 0), min(by1 + blur, height)
+        wx0, wx1 = max(bx0 - blur, 0), min(bx1 + blur, width)
+        part = cv2.sepFilter2D(eroded[wy0:wy1, wx0:wx1], cv2.CV_32F, kx, ky)
+        mask[by0:by1, bx0:bx1] = part[by0 - wy0 : by1 - wy0, bx0 - wx0 : bx1 - wx0]
+    return mask, solid
+
+
+def _bands(solid: Box, height: int, width: int) -> list[Box]:
+    """The parts of a height x width region around ``solid``: top, bottom, left, right; non-empty."""
+    y0, y1, x0, x1 = solid
+    bands = [(0, y0, 0, width), (y1, height, 0, width), (y0, y1, 0, x0), (y0, y1, x1, width)]
+    return [b for b in bands if b[1] > b[0] and b[3] > b[2]]
 
 
 def crop_coverage(matrix: Matrix, size: int, height: int, width: int) -> np.ndarray:
@@ -130,11 +189,14 @@ def paste_into(
     # alpha is the crop's coverage: the reference's warped white square.
     source = swapped if coverage is None else np.dstack((swapped, coverage))
     warped = warp_bgra(source, local, dsize)
-    mask = blend_mask(cv2.extractChannel(warped, 3))
+    footprint = Footprint.of(local, size) if coverage is None else None
+    mask, solid = blend_mask(cv2.extractChannel(warped, 3), footprint)
     if crop_mask is not None:
         mask *= cv2.warpAffine(crop_mask, local, dsize, borderValue=0.0)
+        solid = None
     if blend != 1.0:
         mask *= float(np.clip(blend, 0.0, 1.0))
+        solid = None
     fake = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
     if detail > 0.0 and original is not None:
         unwarped = warp_bgr(original, local, dsize)
@@ -143,5 +205,14 @@ def paste_into(
         if weight is not None:
             weight = cv2.warpAffine(weight, local, dsize, borderValue=0.0)
         fake = add_detail(fake, roi, unwarped, float(detail), weight)
-    roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
+    if solid is None:
+        roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
+    else:  # the mask is 1 in ``solid``: the swap's pixels as they are, blended around it
+        sy0, sy1, sx0, sx1 = solid
+        roi[sy0:sy1, sx0:sx1] = fake[sy0:sy1, sx0:sx1]
+        for by0, by1, bx0, bx1 in _bands(solid, *roi.shape[:2]):
+            weights = mask[by0:by1, bx0:bx1]
+            roi[by0:by1, bx0:bx1] = cv2.blendLinear(
+                fake[by0:by1, bx0:bx1], roi[by0:by1, bx0:bx1], weights, 1.0 - weights
+            )
     return PasteRegion(y0, y1, x0, x1, mask)

@@ -88,6 +88,8 @@ class Swapper:
         blob = to_blob(crops, self.target_dtype)
         if self.batchable and len(blob) > 1:
             pred = self._infer(blob, np.repeat(latent, len(blob), axis=0))
+        elif len(blob) == 1:
+            pred = self._infer(blob, latent)
         else:
             pred = np.concatenate([self._infer(blob[i : i + 1], latent) for i in range(len(blob))])
         return from_output(pred)
@@ -107,7 +109,7 @@ class Swapper:
             tiles += [crop[i::k, j::k] for i in range(k) for j in range(k)]
         if not tiles:
             return []
-        swapped = self.run(np.stack(tiles), latent)
+        swapped = self.run(tiles[0][None] if len(tiles) == 1 else np.stack(tiles), latent)
         results: list[Frame] = []
         n = 0
         for crop in crops:
@@ -137,8 +139,12 @@ def to_blob(crops: np.ndarray, dtype: type = np.float32) -> np.ndarray:
 
 
 def from_output(pred: np.ndarray) -> np.ndarray:
-    """RGB N x 3 x S x S in ~0..1 -> BGR uint8 N x S x S x 3, rounded and clipped."""
-    pred = np.maximum(pred.astype(np.float32, copy=False), 0.0)
+    """RGB N x 3 x S x S in ~0..1 -> BGR uint8 N x S x S x 3, rounded and clipped.
+
+    ``pred`` is the model's output, which nothing else holds: negatives are clipped in place.
+    """
+    pred = pred.astype(np.float32, copy=False)
+    np.maximum(pred, 0.0, out=pred)
     out = np.empty((pred.shape[0], pred.shape[2], pred.shape[3], 3), dtype=np.uint8)
     for i, p in enumerate(pred):
         cv2.merge([cv2.convertScaleAbs(p[c], alpha=255.0) for c in (2, 1, 0)], dst=out[i])

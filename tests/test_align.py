@@ -34,6 +34,18 @@ def test_umeyama_recovers_a_known_similarity() -> None:
     assert np.allclose(m[:, :2], scale * rot) and np.allclose(m[:, 2], shift)
 
 
+def test_umeyama_equals_the_svd_solution_on_any_points() -> None:
+    """Scattered and mirrored point sets too (where the SVD solution must refuse a reflection)."""
+    from skimage.transform import SimilarityTransform
+
+    rng = np.random.default_rng(7)
+    for i in range(200):
+        src = rng.normal(0, 50, (5, 2))
+        dst = rng.normal(0, 50, (5, 2)) if i % 2 else src[:, ::-1] * 1.3 + rng.normal(0, 2, (5, 2))
+        reference = SimilarityTransform.from_estimate(src, dst)
+        assert np.allclose(umeyama(src, dst), reference.params[:2], rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("size", [112, 128, 256, 384, 512])
 def test_matches_reference_estimate_norm(size: int) -> None:
     from insightface.utils.face_align import estimate_norm as reference

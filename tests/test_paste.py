@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from inswapper_live.core.align import ARCFACE_TEMPLATE, estimate_norm
-from inswapper_live.core.paste import paste_into
+from inswapper_live.core.paste import Footprint, blend_mask, crop_box, paste_into
 
 
 def _reference_paste(frame: np.ndarray, crop: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -84,3 +84,29 @@ def test_crop_entirely_off_frame_changes_nothing() -> None:
     m = estimate_norm((ARCFACE_TEMPLATE + 1000).astype(np.float32), 128)
     assert paste_into(frame, np.full((128, 128, 3), 255, np.uint8), m) is None
     assert not frame.any()
+
+
+@pytest.mark.parametrize(("scale", "offset", "angle"), PLACES)
+@pytest.mark.parametrize("size", [128, 512])
+def test_mask_blurred_around_its_solid_box_equals_the_whole_blur(scale, offset, angle, size) -> None:
+    """The blur skipped inside the crop's opaque square, and done band by band around it, gives the
+    mask of one blur over the whole region; the skipped box really is 1 there."""
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    m = estimate_norm((ARCFACE_TEMPLATE @ rot.T * scale + offset).astype(np.float32), size)
+    inverse = cv2.invertAffineTransform(m)
+    box = crop_box(inverse, size, 480, 640)
+    assert box is not None
+    y0, y1, x0, x1 = box
+    inverse[:, 2] -= (x0, y0)
+    crop = np.full((size, size), 255, np.uint8)
+    white = cv2.warpAffine(crop, inverse, (x1 - x0, y1 - y0), borderValue=0)
+    whole, none = blend_mask(white)
+    banded, solid = blend_mask(white, Footprint.of(inverse, size))
+    assert none is None
+    np.testing.assert_allclose(banded, whole, atol=1e-5)
+    if solid is not None:
+        sy0, sy1, sx0, sx1 = solid
+        assert whole[sy0:sy1, sx0:sx1].min() > 1.0 - 1e-5
+    if scale >= 1.0 and min(offset) > 0 and abs(angle) <= 0.2:  # upright faces: most of it is skipped
+        assert solid is not None
+        assert (solid[1] - solid[0]) * (solid[3] - solid[2]) > 0.3 * whole.size
