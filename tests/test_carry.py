@@ -16,8 +16,9 @@ from inswapper_live.core.align import umeyama
 from inswapper_live.core.bench import clip_frames
 from inswapper_live.core.carry import CarrySettings
 from inswapper_live.core.detail import detail_weight
-from inswapper_live.core.engine import Engine
+from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.live import LiveSession, LiveSettings
+from inswapper_live.core.masks import MaskSettings
 from inswapper_live.core.paste import paste_into
 from inswapper_live.core.zoomclip import make_zoom_clip
 
@@ -203,3 +204,23 @@ def test_a_carried_face_computes_its_detail_weight_once_and_pastes_the_same_pixe
     assert len(calls) == 1, "one swapped face: its weight once for five carried frames"
     monkeypatch.setattr(carry, "paste_into", lambda *a: paste_into(*a[:-1]))  # the weight computed every time
     assert all(np.array_equal(a, b) for a, b in zip(cached, run(), strict=True))
+
+
+def test_a_carried_face_keeps_its_mask(
+    swapper_128: Path, yunet: Path, recognizer: Path, faces_dir: Path, frames: list[np.ndarray]
+) -> None:
+    """A box mask keeping the lower half of the crop as the target holds on carried frames too."""
+    masks = MaskSettings(types=("box",), padding=(0, 0, 50, 0))
+    engine = Engine(
+        EngineSettings(swapper=str(swapper_128), detector=str(yunet), recognizer=str(recognizer), masks=masks)
+    )
+    engine.set_source(engine.analyse_source([read(faces_dir / "grace_hopper.jpg")]))
+    session = LiveSession(engine, NOW)
+    processed = session.process(frames[0], 0.0)
+    carried = session.carry(frames[1], 1 / FPS)
+    assert carried.crops[0].mask is not None
+    assert np.array_equal(carried.crops[0].mask, processed.crops[0].mask)
+    # The mouth lies in the kept lower half: the carried frame leaves it as the target has it.
+    mouth = np.round(carried.swapped[0].kps[3:].mean(axis=0)).astype(int)
+    patch = (slice(mouth[1] - 3, mouth[1] + 4), slice(mouth[0] - 3, mouth[0] + 4))
+    assert np.abs(carried.frame[patch].astype(int) - frames[1][patch]).max() <= 2
