@@ -65,6 +65,19 @@ def _to_faces(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray, max_faces:
     return faces
 
 
+def shrink(frame: Frame, width: int, height: int) -> Frame:
+    """``cv2.resize(frame, (width, height))``, bilinear, as the reference letterboxes.
+
+    By an odd whole factor (1080p to 640 x 360 is 3) each bilinear sample falls on a source pixel's
+    centre, so picking those pixels gives the same bytes at half the cost.
+    """
+    h, w = frame.shape[:2]
+    factor = w // width
+    if factor > 1 and factor % 2 == 1 and w == width * factor and h == height * factor:
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    return cv2.resize(frame, (width, height))
+
+
 class ScrfdDetector:
     """SCRFD: letterboxed at the top-left into size x size, RGB, (x - 127.5) / 128."""
 
@@ -126,7 +139,7 @@ class ScrfdDetector:
         new_w, new_h = max(new_w, 1), max(new_h, 1)
         scale = new_h / img_h
         blob = self._blob(in_h, in_w, new_h, new_w)
-        b, g, r = cv2.split(cv2.resize(frame, (new_w, new_h)))
+        b, g, r = cv2.split(shrink(frame, new_w, new_h))
         region = blob[0, :, :new_h, :new_w]
         region[0], region[1], region[2] = r, g, b
         region -= 127.5
@@ -178,7 +191,7 @@ class YunetDetector:
         img_h, img_w = frame.shape[:2]
         scale = self.settings.size / max(img_h, img_w)
         new_w, new_h = max(1, round(img_w * scale)), max(1, round(img_h * scale))
-        resized = cv2.resize(frame, (new_w, new_h)) if (new_w, new_h) != (img_w, img_h) else frame
+        resized = shrink(frame, new_w, new_h) if (new_w, new_h) != (img_w, img_h) else frame
         faces = self.detect_native(resized)
         sx, sy = img_w / new_w, img_h / new_h
         for f in faces:

@@ -11,7 +11,14 @@ import pytest
 from helpers import read
 from onnx import TensorProto, helper, numpy_helper
 
-from inswapper_live.core.detect import DetectorSettings, ScrfdDetector, YunetDetector, load_detector, nms
+from inswapper_live.core.detect import (
+    DetectorSettings,
+    ScrfdDetector,
+    YunetDetector,
+    load_detector,
+    nms,
+    shrink,
+)
 from inswapper_live.core.errors import ModelLoadError
 from inswapper_live.core.runtime import RuntimeSettings
 
@@ -145,3 +152,18 @@ def test_nms_keeps_the_strongest_of_overlapping_boxes() -> None:
 def test_a_recogniser_is_not_accepted_as_detector(recognizer: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"face recogniser \(ArcFace\).*detector setting"):
         load_detector(recognizer, DetectorSettings(), CPU)
+
+
+@pytest.mark.parametrize(
+    ("size", "target"),
+    [
+        ((1920, 1080), (640, 360)),
+        ((3200, 1800), (640, 360)),
+        ((1280, 720), (640, 360)),
+        ((1000, 600), (640, 384)),
+    ],
+)
+def test_shrink_gives_the_bilinear_resize(size: tuple[int, int], target: tuple[int, int]) -> None:
+    """The odd-factor shortcut (3x, 5x) and the plain resize give OpenCV's bilinear bytes."""
+    frame = np.random.default_rng(size[0]).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    assert np.array_equal(shrink(frame, *target), cv2.resize(frame, target))
