@@ -1,13 +1,21 @@
 """Capture sources (display, window, game, browser, image, colour): swap faces through a GPU readback.
 
 Synchronous sources have no CPU frame to filter. ``video_render`` draws the source as it is
-(OBS's own path), then the newest swapped face patches on top. When the worker is idle, the
-source is also rendered into a texture and staged into one of ``RING`` staging surfaces; a
-surface is mapped only ``LAG`` frames after it was staged (the GPU finished it long ago, so
-mapping never waits for it) and handed to the worker *mapped*: the copy out of it, the
-conversion and everything after happen on the worker. The render thread then only unmaps the
-surfaces the worker has finished reading and uploads the small patches of pixels the swap
-changed (faces, the label), never a whole frame.
+(OBS's own path), then the newest swapped face patches on top. When the worker is idle, one
+readback goes through three steps, each in a different frame, so no frame of OBS's graphics
+thread waits for the GPU:
+
+1. frame N: the source is rendered into a texture (and the GPU told to start on it);
+2. frame N+1 or later: the texture, drawn by now, is staged into one of ``RING`` staging
+   surfaces. On a GPU without memory of its own (Mesa's llvmpipe, also many integrated GPUs)
+   staging copies the texture inside the call, after waiting for everything not yet drawn;
+   one frame later that is the texture alone;
+3. ``LAG`` frames after staging: the surface is mapped (a GPU's copy has long finished, so
+   mapping never waits for it) and handed to the worker *mapped*: the copy out of it, the
+   conversion and everything after happen on the worker.
+
+The render thread then only unmaps the surfaces the worker has finished reading and uploads
+the small patches of pixels the swap changed (faces, the label), never a whole frame.
 
 Until the first swapped patches exist the source simply shows as it is: enabling the filter
 never blanks it. A patch stays until the next result (one inference later).
@@ -27,13 +35,13 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .formats import FrameView, PixelFormat, to_bgr, yuv_matrix
 from .libobs import (
     GS_BGRA,
     GS_BLEND_ONE,
     GS_BLEND_ZERO,
     GS_CLEAR_COLOR,
     GS_DYNAMIC,
+    GS_RGBA,
     GS_ZS_NONE,
     OBS_EFFECT_DEFAULT,
     OBS_SOURCE_CUSTOM_DRAW,
@@ -49,8 +57,11 @@ RING = 3
 """Staging surfaces: one being staged, one waiting out the GPU, one with the worker."""
 LAG = 2
 """Frames between staging a surface and mapping it."""
-_IDENTITY = yuv_matrix("709", True)
-"""Unused for BGRA frames, but a FrameView always carries a matrix."""
+READBACK_FRAMES = 1 + LAG
+"""Frames from rendering the source for a readback to handing it to the worker."""
+FORMAT = GS_RGBA
+"""The texture and staging surfaces' pixel format: the one a GPU stores (and llvmpipe copies
+without reordering channels, a third faster than BGRA)."""
 
 
 @dataclass
@@ -93,8 +104,8 @@ class ReadbackFrame:
             mapped = np.ctypeslib.as_array(
                 ctypes.cast(self.address, ctypes.POINTER(ctypes.c_uint8)), (self.height, self.linesize)
             )
-            view = FrameView(PixelFormat.BGRA, self.width, self.height, [mapped], *_IDENTITY, True)
-            bgr = to_bgr(view)
+            rgba = mapped[:, : 4 * self.width].reshape(self.height, self.width, 4)
+            bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)  # OpenCV lets OBS's thread have the GIL meanwhile
             self._open = False
             return bgr
 
@@ -155,6 +166,8 @@ class Readback:
     drawn: list[_Drawn] = field(default_factory=list)
     has_result: bool = False
     renders: int = 0
+    rendered_at: int | None = None
+    """The render count when the source was rendered into the texture not yet staged."""
 
     def __post_init__(self) -> None:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
@@ -170,14 +183,14 @@ class Readback:
             return
         self._free_objects()
         obs = self.obs
-        self.texrender = obs.gs_texrender_create(GS_BGRA, GS_ZS_NONE)
-        self.slots = [_Slot(obs.gs_stagesurface_create(width, height, GS_BGRA)) for _ in range(RING)]
+        self.texrender = obs.gs_texrender_create(FORMAT, GS_ZS_NONE)
+        self.slots = [_Slot(obs.gs_stagesurface_create(width, height, FORMAT)) for _ in range(RING)]
         self.size = (width, height)
 
     def render(
         self, context: int, parent: int, target: int, width: int, height: int, worker: FrameWorker
     ) -> bool:
-        """Draw the source and the newest patches; stage, map and hand frames to the worker.
+        """Draw the source and the newest patches; one step of the readback (see the module).
 
         False when nothing swapped exists yet (the source was drawn as it is)."""
         obs = self.obs
@@ -194,14 +207,30 @@ class Readback:
             done.release()
         if worker.wants_frame():
             self._hand_over(worker, width, height)
-        if worker.wants_frame() and not any(s.staged_at is not None for s in self.slots):
-            free = next((s for s in self.slots if s.frame is None), None)
-            if free is not None and self._capture(parent, target, width, height):
-                obs.gs_stage_texture(free.surface, obs.gs_texrender_get_texture(self.texrender))
-                free.staged_at = self.renders
+        if self.rendered_at is not None:
+            self._stage()
+        elif (
+            worker.wants_frame()
+            and not any(s.staged_at is not None for s in self.slots)
+            and self._capture(parent, target, width, height)
+        ):
+            self.rendered_at = self.renders
         obs.obs_source_skip_video_filter(context)
         self._draw()
+        if self.rendered_at is not None:
+            obs.gs_flush()  # the GPU draws it all now, not when OBS next needs it: staging waits for none of it
         return self.has_result
+
+    def _stage(self) -> None:
+        """Stage the texture rendered in an earlier frame into a free surface (none free: later)."""
+        if self.rendered_at is None or self.renders <= self.rendered_at:
+            return
+        free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
+        if free is None:
+            return
+        self.obs.gs_stage_texture(free.surface, self.obs.gs_texrender_get_texture(self.texrender))
+        free.staged_at = self.renders
+        self.rendered_at = None
 
     def _hand_over(self, worker: FrameWorker, width: int, height: int) -> None:
         """Map the surface staged LAG frames ago (if any) and give it to the worker, mapped."""
@@ -266,6 +295,7 @@ class Readback:
         """Pass-through from now on: the next swap starts from a fresh readback."""
         self._free_drawn()
         self.has_result = False
+        self.rendered_at = None
         for slot in self.slots:
             slot.staged_at = None
 
@@ -286,6 +316,7 @@ class Readback:
                 obs.gs_stagesurface_destroy(slot.surface)
         self._free_drawn()
         self.texrender, self.slots, self.has_result, self.size = None, [], False, (0, 0)
+        self.rendered_at = None
 
     def destroy(self) -> None:
         """Free the GPU objects (any thread). What exists is looked at inside the graphics

@@ -22,6 +22,7 @@ from slow_model import make_slow_swapper
 
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
+from inswapper_live.obs_plugin.readback import LAG
 
 SCENARIOS = Path(__file__).resolve().parent / "obs_host_scenarios.py"
 MARGIN = 6
@@ -112,8 +113,33 @@ def test_capture_source_is_swapped_through_delayed_gpu_readback(display, setting
     shots = [np.load(tmp_path / f"render_{kind}.npy") for kind in ("plain", "swapped", "restored")]
     check_swap(*shots, face_region(photo, settings))
     assert result["latency_frames"] and max(result["latency_frames"]) <= 2
+    check_readback_steps(result["readback_calls"])
     assert result["destroy_waited"] and result["objects_left"] == 0, result
     assert result["leaks"] == 0
+
+
+def check_readback_steps(calls: list[list]) -> None:
+    """Each readback took its steps in different frames: the source rendered into the texture in
+    one frame, staged in a later one, the surface mapped LAG or more frames after that and
+    unmapped only in a later frame (never waiting for the GPU, never for the worker)."""
+    rendered: int | None = None
+    staged: dict[int, int] = {}
+    mapped: dict[int, int] = {}
+    maps = 0
+    for frame, step, surface in calls:
+        if step == "gs_texrender_end":
+            assert rendered is None, "the texture was rendered again before it was staged"
+            rendered = frame
+        elif step == "gs_stage_texture":
+            assert rendered is not None and frame > rendered, (frame, rendered)
+            staged[surface], rendered = frame, None
+        elif step == "gs_stagesurface_map":
+            assert surface in staged and frame >= staged.pop(surface) + LAG
+            mapped[surface] = frame
+            maps += 1
+        else:
+            assert frame > mapped.pop(surface), "a surface was unmapped in the frame it was mapped"
+    assert maps >= 3, f"only {maps} readbacks were mapped"
 
 
 def test_script_reload_live_settings_bad_setting_and_removal(display, settings, photo, tmp_path) -> None:
