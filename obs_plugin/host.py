@@ -145,8 +145,11 @@ class ObsHost:
         return self
 
     def _open_preview(self, x11: ctypes.CDLL, display: int) -> int:
-        """An X window showing the program, as OBS's preview: libobs draws into it every frame."""
-        s, obs = self.settings, self.obs
+        """An X window showing the program, as OBS's preview: libobs draws into it every frame.
+        Half the program's width and height, as a preview in OBS's main window often is (it
+        shows the program's top left quarter: what it costs matters here, not what it shows)."""
+        obs = self.obs
+        width, height = max(1, self.settings.width // 2), max(1, self.settings.height // 2)
         x11.XDefaultRootWindow.restype = ctypes.c_ulong
         x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
         x11.XCreateSimpleWindow.restype = ctypes.c_ulong
@@ -159,11 +162,11 @@ class ObsHost:
         x11.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
         x11.XFlush.argtypes = [ctypes.c_void_p]
         window = x11.XCreateSimpleWindow(
-            display, x11.XDefaultRootWindow(display), 0, 0, s.width, s.height, 0, 0, 0
+            display, x11.XDefaultRootWindow(display), 0, 0, width, height, 0, 0, 0
         )
         x11.XMapWindow(display, window)
         x11.XFlush(display)
-        info = _GsInitData(_GsWindow(window, display), s.width, s.height, 2, GS_BGRA, GS_ZS_NONE, 0)
+        info = _GsInitData(_GsWindow(window, display), width, height, 2, GS_BGRA, GS_ZS_NONE, 0)
         preview = obs.obs_display_create(ctypes.byref(info), 0)
         if not preview:
             raise RuntimeError("obs_display_create failed for the preview window")
