@@ -1,6 +1,6 @@
 """The Face Swap filter: OBS's callbacks for one instance, and the plugin object that routes to them.
 
-Threads (OBS.md, "Threading rules"): ``filter_video`` and ``video_render`` run on OBS's graphics
+Threads (OBS.md, "Threading rules"): ``filter_video``, ``video_tick`` and ``video_render`` run on OBS's graphics
 thread and only hand frames over; the model runs in the instance's worker thread; ``update``,
 ``get_properties``, ``filter_remove`` and ``destroy`` come from the UI (or another) thread.
 No libobs call is made while this module's locks are held.
@@ -213,6 +213,10 @@ class FaceSwapFilter:
         worker.submit(held)
         return _shown(worker.take(), held)
 
+    def video_tick(self) -> None:
+        """Every frame, before any is drawn: the capture readback's staging step."""
+        self.readback.tick()
+
     def video_render(self) -> None:
         """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""
         obs = self.obs
@@ -316,6 +320,11 @@ class Plugin:
     def filter_video(self, instance: int, frame: int) -> int | None:
         live = self.filters.get(instance)
         return live.filter_video(frame) if live is not None else frame
+
+    def video_tick(self, instance: int) -> None:
+        live = self.filters.get(instance)
+        if live is not None:
+            live.video_tick()
 
     def video_render(self, instance: int, context: int) -> None:
         live = self.filters.get(instance)

@@ -5,14 +5,17 @@ Synchronous sources have no CPU frame to filter. ``video_render`` draws the sour
 readback goes through three steps, each in a different frame, so no frame of OBS's graphics
 thread waits for the GPU:
 
-1. frame N: the source is rendered into a texture (and the GPU told to start on it);
-2. frame N+1 or later: the texture, drawn by now, is staged into one of ``RING`` staging
-   surfaces. On a GPU without memory of its own (Mesa's llvmpipe, also many integrated GPUs)
-   staging copies the texture inside the call, after waiting for everything not yet drawn;
-   one frame later that is the texture alone;
-3. ``LAG`` frames after staging: the surface is mapped (a GPU's copy has long finished, so
-   mapping never waits for it) and handed to the worker *mapped*: the copy out of it, the
-   conversion and everything after happen on the worker.
+1. frame N, ``video_render``: the source is rendered into a texture;
+2. frame N+1, ``video_tick`` (before OBS draws anything of that frame): the texture is staged
+   into one of ``RING`` staging surfaces. On a GPU without memory of its own (Mesa's
+   llvmpipe, also many integrated GPUs) staging copies the texture inside the call after
+   waiting for all the drawing not yet done: in ``video_render`` that is at least OBS's clear
+   of the frame, in ``video_tick`` nothing (OBS waited for frame N when it presented it);
+3. ``LAG`` frames after staging, ``video_render``: the surface is mapped (a GPU's copy has
+   long finished, so mapping never waits for it) and handed to the worker *mapped*: the copy
+   out of it, the conversion and everything after happen on the worker.
+
+Frames are counted by ``video_tick`` (once per frame; ``video_render`` may run more than once).
 
 The render thread then only unmaps the surfaces the worker has finished reading and uploads
 the small patches of pixels the swap changed (faces, the label), never a whole frame.
@@ -165,9 +168,10 @@ class Readback:
     slots: list[_Slot] = field(default_factory=list)
     drawn: list[_Drawn] = field(default_factory=list)
     has_result: bool = False
-    renders: int = 0
+    frames: int = 0
+    """Frames ticked: OBS's frame count as this filter sees it."""
     rendered_at: int | None = None
-    """The render count when the source was rendered into the texture not yet staged."""
+    """The frame in which the source was rendered into the texture not yet staged."""
 
     def __post_init__(self) -> None:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
@@ -195,7 +199,6 @@ class Readback:
         False when nothing swapped exists yet (the source was drawn as it is)."""
         obs = self.obs
         self._ensure(width, height)
-        self.renders += 1
         for slot in self.slots:  # the worker is done with these: unmapping is cheap now
             if slot.frame is not None and slot.frame.finished:
                 obs.gs_stagesurface_unmap(slot.surface)
@@ -207,34 +210,35 @@ class Readback:
             done.release()
         if worker.wants_frame():
             self._hand_over(worker, width, height)
-        if self.rendered_at is not None:
-            self._stage()
-        elif (
-            worker.wants_frame()
+        if (
+            self.rendered_at is None
+            and worker.wants_frame()
             and not any(s.staged_at is not None for s in self.slots)
             and self._capture(parent, target, width, height)
         ):
-            self.rendered_at = self.renders
+            self.rendered_at = self.frames
         obs.obs_source_skip_video_filter(context)
         self._draw()
-        if self.rendered_at is not None:
-            obs.gs_flush()  # the GPU draws it all now, not when OBS next needs it: staging waits for none of it
         return self.has_result
 
-    def _stage(self) -> None:
-        """Stage the texture rendered in an earlier frame into a free surface (none free: later)."""
-        if self.rendered_at is None or self.renders <= self.rendered_at:
+    def tick(self) -> None:
+        """A new frame: stage the texture rendered in the last one into a free surface."""
+        self.frames += 1
+        if self.rendered_at is None:
             return
-        free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
-        if free is None:
-            return
-        self.obs.gs_stage_texture(free.surface, self.obs.gs_texrender_get_texture(self.texrender))
-        free.staged_at = self.renders
-        self.rendered_at = None
+        self.obs.obs_enter_graphics()
+        try:
+            free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
+            if free is not None and self.texrender and self.rendered_at is not None:
+                self.obs.gs_stage_texture(free.surface, self.obs.gs_texrender_get_texture(self.texrender))
+                free.staged_at = self.frames
+                self.rendered_at = None
+        finally:
+            self.obs.obs_leave_graphics()
 
     def _hand_over(self, worker: FrameWorker, width: int, height: int) -> None:
         """Map the surface staged LAG frames ago (if any) and give it to the worker, mapped."""
-        ready = [s for s in self.slots if s.staged_at is not None and self.renders - s.staged_at >= LAG]
+        ready = [s for s in self.slots if s.staged_at is not None and self.frames - s.staged_at >= LAG]
         if not ready:
             return
         slot = min(ready, key=lambda s: s.staged_at or 0)

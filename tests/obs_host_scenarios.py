@@ -161,7 +161,7 @@ class _ReadbackCalls:
             return function
 
         def recorded(*args):
-            self.calls.append((self._readback.renders, name, int(args[0] or 0)))
+            self.calls.append((self._readback.frames, name, int(args[0] or 0)))
             return function(*args)
 
         return recorded

@@ -119,9 +119,9 @@ def test_capture_source_is_swapped_through_delayed_gpu_readback(display, setting
 
 
 def check_readback_steps(calls: list[list]) -> None:
-    """Each readback took its steps in different frames: the source rendered into the texture in
-    one frame, staged in a later one, the surface mapped LAG or more frames after that and
-    unmapped only in a later frame (never waiting for the GPU, never for the worker)."""
+    """Each readback took its steps in different frames (none waits for the GPU): the source
+    rendered into the texture in one frame, staged in a later one, the surface mapped LAG or
+    more frames after that, and unmapped once (when the worker has read it)."""
     rendered: int | None = None
     staged: dict[int, int] = {}
     mapped: dict[int, int] = {}
@@ -138,7 +138,7 @@ def check_readback_steps(calls: list[list]) -> None:
             mapped[surface] = frame
             maps += 1
         else:
-            assert frame > mapped.pop(surface), "a surface was unmapped in the frame it was mapped"
+            assert mapped.pop(surface, None) is not None, "a surface was unmapped that was not mapped"
     assert maps >= 3, f"only {maps} readbacks were mapped"
 
 
