@@ -1,29 +1,29 @@
 """Capture sources (display, window, game, browser, image, colour): swap faces through a GPU readback.
 
 Synchronous sources have no CPU frame to filter. ``video_render`` draws the source as it is
-(OBS's own path), then the newest swapped face patches on top. When the worker is idle, one
-readback goes through three steps, each in a different frame, so no frame of OBS's graphics
-thread waits for the GPU:
+(OBS's own path), then the newest swapped face patches on top. When the worker waits for a
+frame, one readback goes through three steps, each in a different frame, so that no step waits
+for the GPU:
 
-1. frame N, ``video_render``: the source is rendered into a texture;
-2. frame N+1, ``video_tick`` (before OBS draws anything of that frame): the texture is staged
-   into one of ``RING`` staging surfaces. On a GPU without memory of its own (Mesa's
-   llvmpipe, also many integrated GPUs) staging copies the texture inside the call after
-   waiting for all the drawing not yet done: in ``video_render`` that is at least OBS's clear
-   of the frame, in ``video_tick`` nothing (OBS waited for frame N when it presented it);
+1. frame N, ``video_tick``: the source is rendered into a texture;
+2. frame N+1, ``video_tick``: the texture is staged into one of ``RING`` staging surfaces. On a
+   GPU without memory of its own (Mesa's llvmpipe, also many integrated GPUs) staging copies
+   the texture inside the call, after waiting for all the drawing not yet done;
 3. ``LAG`` frames after staging, ``video_render``: the surface is mapped (a GPU's copy has
    long finished, so mapping never waits for it) and handed to the worker *mapped*: the copy
    out of it, the conversion and everything after happen on the worker.
 
-Frames are counted by ``video_tick`` (once per frame; ``video_render`` may run more than once).
-
-The render thread then only unmaps the surfaces the worker has finished reading and uploads
-the small patches of pixels the swap changed (faces, the label), never a whole frame.
+Steps 1 and 2 run in ``video_tick``, before OBS draws anything of the frame: OBS waited for
+the last frame's drawing when it presented it, so nothing is pending then (in
+``video_render`` there is at least OBS's clear of the frame). ``video_render`` only maps,
+unmaps the surfaces the worker has finished reading, uploads the small patches of pixels the
+swap changed (faces, the label; never a whole frame) and draws. Frames are counted by
+``video_tick`` (once per frame; ``video_render`` may run more than once).
 
 Until the first swapped patches exist the source simply shows as it is: enabling the filter
 never blanks it. A patch stays until the next result (one inference later).
 
-Every method except ``destroy`` runs on the graphics thread inside ``video_render``; the
+Every method except ``destroy`` runs on the graphics thread (``video_tick``, ``video_render``); the
 worker touches a mapped surface only inside ``ReadbackFrame.read``, which ``destroy`` and a
 resize wait for (milliseconds: a conversion, never an inference) before unmapping.
 """
@@ -172,6 +172,8 @@ class Readback:
     """Frames ticked: OBS's frame count as this filter sees it."""
     rendered_at: int | None = None
     """The frame in which the source was rendered into the texture not yet staged."""
+    wanted: tuple[int, int, int, int] | None = None
+    """(parent, target, width, height) when the worker wants a frame and none is on its way."""
 
     def __post_init__(self) -> None:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
@@ -210,29 +212,33 @@ class Readback:
             done.release()
         if worker.wants_frame():
             self._hand_over(worker, width, height)
-        if (
-            self.rendered_at is None
-            and worker.wants_frame()
-            and not any(s.staged_at is not None for s in self.slots)
-            and self._capture(parent, target, width, height)
-        ):
-            self.rendered_at = self.frames
+        idle = self.rendered_at is None and not any(s.staged_at is not None for s in self.slots)
+        self.wanted = (parent, target, width, height) if idle and worker.wants_frame() else None
         obs.obs_source_skip_video_filter(context)
         self._draw()
         return self.has_result
 
     def tick(self) -> None:
-        """A new frame: stage the texture rendered in the last one into a free surface."""
+        """A new frame, before OBS draws any of it: stage the texture rendered in the last tick
+        into a free surface, or render the source into it if a readback is wanted."""
         self.frames += 1
-        if self.rendered_at is None:
+        wanted = self.wanted
+        if self.rendered_at is None and wanted is None:
             return
         self.obs.obs_enter_graphics()
         try:
-            free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
-            if free is not None and self.texrender and self.rendered_at is not None:
-                self.obs.gs_stage_texture(free.surface, self.obs.gs_texrender_get_texture(self.texrender))
-                free.staged_at = self.frames
-                self.rendered_at = None
+            if not self.texrender:
+                return
+            if self.rendered_at is not None:
+                free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
+                if free is not None:
+                    self.obs.gs_stage_texture(free.surface, self.obs.gs_texrender_get_texture(self.texrender))
+                    free.staged_at = self.frames
+                    self.rendered_at = None
+            elif wanted is not None and wanted[2:] == self.size and self._capture(*wanted):
+                self.rendered_at = self.frames
+                self.obs.gs_flush()
+            self.wanted = None
         finally:
             self.obs.obs_leave_graphics()
 
