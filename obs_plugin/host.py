@@ -59,9 +59,10 @@ class HostSettings:
     profile: bool = False
     """Record libobs's profiler (per-frame times of the graphics thread) for ``profile_csv``."""
     preview: bool = False
-    """Show the program in a window, as OBS's main window does: libobs then draws it there and
-    presents it at the end of every frame, which waits for the frame's drawing (with Mesa's
-    llvmpipe, the GPU work OBS queued is done by then, as in OBS; without it, it piles up)."""
+    """Show the program in a (small) window, as OBS's main window does: libobs then presents it
+    at the end of every frame, which waits for the frame's drawing, so with Mesa's llvmpipe the
+    GPU work of a frame is done when the next begins, as in OBS. Without it nothing waits for
+    the GPU until something reads from it, and the work of earlier frames piles up for that."""
 
 
 class _GsWindow(ctypes.Structure):
@@ -145,11 +146,12 @@ class ObsHost:
         return self
 
     def _open_preview(self, x11: ctypes.CDLL, display: int) -> int:
-        """An X window showing the program, as OBS's preview: libobs draws into it every frame.
-        Half the program's width and height, as a preview in OBS's main window often is (it
-        shows the program's top left quarter: what it costs matters here, not what it shows)."""
+        """An X window showing the program, as OBS's preview: libobs draws into it and presents
+        it every frame, and presenting waits for the frame's drawing. An eighth of the program's
+        width and height (it shows the top left corner): here only that wait matters, and a
+        small window adds little drawing of its own to a machine drawing in software."""
         obs = self.obs
-        width, height = max(1, self.settings.width // 2), max(1, self.settings.height // 2)
+        width, height = max(1, self.settings.width // 8), max(1, self.settings.height // 8)
         x11.XDefaultRootWindow.restype = ctypes.c_ulong
         x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
         x11.XCreateSimpleWindow.restype = ctypes.c_ulong

@@ -6,7 +6,8 @@ Layouts are OBS 29's, checked with ``offsetof`` against its headers; later versi
 append fields. Every function gets ``argtypes`` and ``restype`` (ctypes' default ``int``
 return would truncate pointers). Calls go through ``ctypes.CDLL``, which releases the GIL
 while libobs runs: a libobs call that takes a source mutex must never hold the GIL, or it can
-deadlock with the graphics thread waiting for the GIL inside our callback.
+deadlock with the graphics thread waiting for the GIL inside our callback. Only the graphics
+calls (``KEEPS_GIL``) keep it.
 """
 
 from __future__ import annotations
@@ -330,14 +331,23 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
 }
 
 
+KEEPS_GIL = frozenset(name for name in _FUNCTIONS if name.startswith("gs_"))
+"""Graphics calls keep the GIL. They run inside the graphics context (entered with
+``obs_enter_graphics``, which does release it), take no lock that a Python thread could hold
+and return in microseconds (staging: a copy). Released, each would have to retake the GIL on
+return, and while the worker runs Python code that can take a whole switch interval: a frame
+of OBS's graphics thread makes a dozen such calls."""
+
+
 class Libobs:
     """The loaded libobs with every binding typed; a symbol this OBS lacks is None."""
 
     def __init__(self, lib: ctypes.CDLL, path: str) -> None:
         self.lib = lib
         self.path = path
+        keeps_gil = ctypes.PyDLL(path, handle=lib._handle)
         for name, (restype, argtypes) in _FUNCTIONS.items():
-            fn = getattr(lib, name, None)
+            fn = getattr(keeps_gil if name in KEEPS_GIL else lib, name, None)
             if fn is not None:
                 fn.restype = restype
                 fn.argtypes = argtypes
