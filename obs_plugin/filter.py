@@ -129,6 +129,7 @@ class FaceSwapFilter:
         self._carrier: Carrier | None = None
         """Async sources with smooth motion: the thread that pastes the latest faces on every frame."""
         self._parent: int | None = None
+        self._parent_flags = 0
         self._closed = False
         self._unsupported: set[int] = set()
         """Pixel formats (libobs values) seen and passed through unswapped, named in the status."""
@@ -200,9 +201,8 @@ class FaceSwapFilter:
                 if holder is not None and holder.held:
                     holder.flush()
             return address
-        if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
-            self._parent = self.obs.obs_filter_get_parent(self.context)
-        held = HeldFrame(self.obs, address, self._parent, (fmt, incoming.width, incoming.height))
+        parent, _ = self._source()
+        held = HeldFrame(self.obs, address, parent, (fmt, incoming.width, incoming.height))
         if self.settings.smooth_motion:
             carrier = self._carrier_for_frames(worker)
             if carrier is not None:
@@ -213,6 +213,14 @@ class FaceSwapFilter:
         worker.submit(held)
         return _shown(worker.take(), held)
 
+    def _source(self) -> tuple[int, int]:
+        """The source this filter is on and its output flags: fixed while the filter is on it,
+        so looked up once (libobs calls less per frame)."""
+        if not self._parent:
+            self._parent = self.obs.obs_filter_get_parent(self.context)
+            self._parent_flags = self.obs.obs_source_get_output_flags(self._parent) if self._parent else 0
+        return self._parent or 0, self._parent_flags
+
     def video_tick(self) -> None:
         """Every frame, before any is drawn: the capture readback's staging step."""
         self.readback.tick()
@@ -220,9 +228,9 @@ class FaceSwapFilter:
     def video_render(self) -> None:
         """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""
         obs = self.obs
-        parent = obs.obs_filter_get_parent(self.context)
+        parent, flags = self._source()
         target = obs.obs_filter_get_target(self.context)
-        if not parent or not target or obs.obs_source_get_output_flags(parent) & OBS_SOURCE_ASYNC:
+        if not parent or not target or flags & OBS_SOURCE_ASYNC:
             obs.obs_source_skip_video_filter(self.context)  # no worker for it: none is started
             return
         worker = self._worker_for_frames()

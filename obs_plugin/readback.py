@@ -179,6 +179,8 @@ class Readback:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
         self._data = ctypes.c_void_p()
         self._linesize = ctypes.c_uint32()
+        self._effect: int | None = None
+        self._image: int | None = None
 
     @property
     def surfaces(self) -> list[int | None]:
@@ -273,8 +275,10 @@ class Readback:
         if not self.drawn:
             return
         obs = self.obs
-        effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
-        image = obs.gs_effect_get_param_by_name(effect, b"image")
+        if self._effect is None:  # OBS's default effect: the same for the life of the program
+            self._effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
+            self._image = obs.gs_effect_get_param_by_name(self._effect, b"image")
+        effect, image = self._effect, self._image
         for patch in self.drawn:
             obs.gs_effect_set_texture(image, patch.texture)
             obs.gs_matrix_push()
