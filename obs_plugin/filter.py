@@ -222,8 +222,11 @@ class FaceSwapFilter:
         return self._parent or 0, self._parent_flags
 
     def video_tick(self) -> None:
-        """Every frame, before any is drawn: the capture readback's staging step."""
-        self.readback.tick()
+        """Every frame, before any is drawn: the capture readback's GPU work (none for async sources)."""
+        with self._lock:
+            worker = self._worker
+        holding = worker is not None and self.model.status.state in _HOLDING
+        self.readback.tick(worker if holding else None)
 
     def video_render(self) -> None:
         """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""
@@ -241,7 +244,7 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        self.readback.render(self.context, parent, target, width, height, worker)
+        self.readback.render(self.context, width, height, worker)
 
     def remove(self) -> None:
         """Removed from its source: hand every held frame back to the source now, the one in

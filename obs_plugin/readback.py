@@ -1,24 +1,26 @@
 """Capture sources (display, window, game, browser, image, colour): swap faces through a GPU readback.
 
 Synchronous sources have no CPU frame to filter. ``video_render`` draws the source as it is
-(OBS's own path), then the newest swapped face patches on top. When the worker waits for a
-frame, one readback goes through three steps, each in a different frame, so that no step waits
-for the GPU:
+(OBS's own path), then the newest swapped face patches on top; when the worker waits for a
+frame it also renders the source into a texture. The rest happens in ``video_tick``, before
+OBS draws anything of the frame: OBS waited for the last frame's drawing when it presented it,
+so no GPU work is pending then and none of ours waits for OBS's. (Measured with llvmpipe: in
+``video_render``, staging first waited for OBS's clear of the frame, and drawing a patch
+uploaded there for all of the frame drawn so far; rendering the source in ``video_tick``
+waited for that drawing when leaving the graphics context.) One readback thus takes three
+steps, each in a different frame:
 
-1. frame N, ``video_tick``: the source is rendered into a texture;
-2. frame N+1, ``video_tick``: the texture is staged into one of ``RING`` staging surfaces. On a
-   GPU without memory of its own (Mesa's llvmpipe, also many integrated GPUs) staging copies
-   the texture inside the call, after waiting for all the drawing not yet done;
-3. ``LAG`` frames after staging, ``video_render``: the surface is mapped (a GPU's copy has
-   long finished, so mapping never waits for it) and handed to the worker *mapped*: the copy
-   out of it, the conversion and everything after happen on the worker.
+1. frame N, ``video_render``: the source is rendered into a texture;
+2. frame N+1, ``video_tick``: the texture is staged into one of ``RING`` staging surfaces (on
+   a GPU without memory of its own, such as Mesa's llvmpipe or many integrated GPUs, that
+   copies the texture inside the call);
+3. ``LAG`` frames after staging, ``video_tick``: the surface is mapped (a GPU's copy has long
+   finished, so mapping never waits for it) and handed to the worker *mapped*: the copy out
+   of it, the conversion and everything after happen on the worker.
 
-Steps 1 and 2 run in ``video_tick``, before OBS draws anything of the frame: OBS waited for
-the last frame's drawing when it presented it, so nothing is pending then (in
-``video_render`` there is at least OBS's clear of the frame). ``video_render`` only maps,
-unmaps the surfaces the worker has finished reading, uploads the small patches of pixels the
-swap changed (faces, the label; never a whole frame) and draws. Frames are counted by
-``video_tick`` (once per frame; ``video_render`` may run more than once).
+``video_tick`` also unmaps the surfaces the worker has finished reading and uploads the small
+patches of pixels the swap changed (faces, the label; never a whole frame). Frames are counted
+by ``video_tick`` (once per frame; ``video_render`` may run more than once).
 
 Until the first swapped patches exist the source simply shows as it is: enabling the filter
 never blanks it. A patch stays until the next result (one inference later).
@@ -172,8 +174,6 @@ class Readback:
     """Frames ticked: OBS's frame count as this filter sees it."""
     rendered_at: int | None = None
     """The frame in which the source was rendered into the texture not yet staged."""
-    wanted: tuple[int, int, int, int] | None = None
-    """(parent, target, width, height) when the worker wants a frame and none is on its way."""
 
     def __post_init__(self) -> None:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
@@ -195,14 +195,38 @@ class Readback:
         self.slots = [_Slot(obs.gs_stagesurface_create(width, height, FORMAT)) for _ in range(RING)]
         self.size = (width, height)
 
-    def render(
-        self, context: int, parent: int, target: int, width: int, height: int, worker: FrameWorker
-    ) -> bool:
-        """Draw the source and the newest patches; one step of the readback (see the module).
+    def render(self, context: int, width: int, height: int, worker: FrameWorker) -> bool:
+        """Draw the source and the newest patches; start a readback if the worker waits for one.
 
         False when nothing swapped exists yet (the source was drawn as it is)."""
-        obs = self.obs
         self._ensure(width, height)
+        if (
+            self.rendered_at is None
+            and worker.wants_frame()
+            and not any(s.staged_at is not None for s in self.slots)
+            and self._capture(context)
+        ):
+            self.rendered_at = self.frames
+        self.obs.obs_source_skip_video_filter(context)
+        self._draw()
+        return self.has_result
+
+    def tick(self, worker: FrameWorker | None) -> None:
+        """A new frame, before OBS draws any of it: unmap the surfaces the worker has read,
+        upload its newest patches, map and stage (see the module). Nothing without a worker
+        (passing through) or before the first ``render`` (an async source)."""
+        self.frames += 1
+        if worker is None or not self.texrender:
+            return
+        self.obs.obs_enter_graphics()
+        try:
+            if self.texrender:  # unless ``destroy`` freed it meanwhile
+                self._step(worker)
+        finally:
+            self.obs.obs_leave_graphics()
+
+    def _step(self, worker: FrameWorker) -> None:
+        obs = self.obs
         for slot in self.slots:  # the worker is done with these: unmapping is cheap now
             if slot.frame is not None and slot.frame.finished:
                 obs.gs_stagesurface_unmap(slot.surface)
@@ -213,38 +237,15 @@ class Readback:
                 self._upload(done.patches)
             done.release()
         if worker.wants_frame():
-            self._hand_over(worker, width, height)
-        idle = self.rendered_at is None and not any(s.staged_at is not None for s in self.slots)
-        self.wanted = (parent, target, width, height) if idle and worker.wants_frame() else None
-        obs.obs_source_skip_video_filter(context)
-        self._draw()
-        return self.has_result
+            self._hand_over(worker)
+        if self.rendered_at is not None and self.rendered_at < self.frames:
+            free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
+            if free is not None:
+                obs.gs_stage_texture(free.surface, obs.gs_texrender_get_texture(self.texrender))
+                free.staged_at = self.frames
+                self.rendered_at = None
 
-    def tick(self) -> None:
-        """A new frame, before OBS draws any of it: stage the texture rendered in the last tick
-        into a free surface, or render the source into it if a readback is wanted."""
-        self.frames += 1
-        wanted = self.wanted
-        if self.rendered_at is None and wanted is None:
-            return
-        self.obs.obs_enter_graphics()
-        try:
-            if not self.texrender:
-                return
-            if self.rendered_at is not None:
-                free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
-                if free is not None:
-                    self.obs.gs_stage_texture(free.surface, self.obs.gs_texrender_get_texture(self.texrender))
-                    free.staged_at = self.frames
-                    self.rendered_at = None
-            elif wanted is not None and wanted[2:] == self.size and self._capture(*wanted):
-                self.rendered_at = self.frames
-                self.obs.gs_flush()
-            self.wanted = None
-        finally:
-            self.obs.obs_leave_graphics()
-
-    def _hand_over(self, worker: FrameWorker, width: int, height: int) -> None:
+    def _hand_over(self, worker: FrameWorker) -> None:
         """Map the surface staged LAG frames ago (if any) and give it to the worker, mapped."""
         ready = [s for s in self.slots if s.staged_at is not None and self.frames - s.staged_at >= LAG]
         if not ready:
@@ -255,7 +256,7 @@ class Readback:
             slot.surface, ctypes.byref(self._data), ctypes.byref(self._linesize)
         ):
             return
-        slot.frame = ReadbackFrame(self._data.value or 0, self._linesize.value, width, height)
+        slot.frame = ReadbackFrame(self._data.value or 0, self._linesize.value, *self.size)
         worker.submit(slot.frame)
 
     def _upload(self, patches: list[Patch]) -> None:
@@ -287,9 +288,13 @@ class Readback:
                 obs.gs_draw_sprite(patch.texture, 0, patch.width, patch.height)
             obs.gs_matrix_pop()
 
-    def _capture(self, parent: int, target: int, width: int, height: int) -> bool:
+    def _capture(self, context: int) -> bool:
         """Render the filter's target (the source, or the filter before this one) into the texrender."""
         obs = self.obs
+        parent, target = obs.obs_filter_get_parent(context), obs.obs_filter_get_target(context)
+        width, height = self.size
+        if not parent or not target:
+            return False
         obs.gs_texrender_reset(self.texrender)
         if not obs.gs_texrender_begin(self.texrender, width, height):
             return False
