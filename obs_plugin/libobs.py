@@ -331,12 +331,24 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
 }
 
 
-KEEPS_GIL = frozenset(name for name in _FUNCTIONS if name.startswith("gs_"))
-"""Graphics calls keep the GIL. They run inside the graphics context (entered with
-``obs_enter_graphics``, which does release it), take no lock that a Python thread could hold
-and return in microseconds (staging: a copy). Released, each would have to retake the GIL on
-return, and while the worker runs Python code that can take a whole switch interval: a frame
-of OBS's graphics thread makes a dozen such calls."""
+KEEPS_GIL = frozenset(
+    [name for name in _FUNCTIONS if name.startswith("gs_")]
+    + [
+        "obs_filter_get_parent",
+        "obs_filter_get_target",
+        "obs_source_get_output_flags",
+        "obs_source_get_base_width",
+        "obs_source_get_base_height",
+        "obs_source_skip_video_filter",
+    ]
+)
+"""Calls that keep the GIL: those OBS's graphics thread makes in every frame of a capture
+source. The graphics calls run inside the graphics context (entered with
+``obs_enter_graphics``, which does release it); the others read a source's fields or draw the
+source the filter is on. None takes a lock that a thread waiting for the GIL could hold, and
+each returns in microseconds (staging: a copy). Released, each would have to retake the GIL on
+return, and when the worker took it meanwhile (it wants it whenever an inference returns)
+that is a whole switch interval."""
 
 
 class Libobs:

@@ -45,7 +45,6 @@ from .libobs import (
     GS_BLEND_ONE,
     GS_BLEND_ZERO,
     GS_CLEAR_COLOR,
-    GS_DYNAMIC,
     GS_RGBA,
     GS_ZS_NONE,
     OBS_EFFECT_DEFAULT,
@@ -260,16 +259,18 @@ class Readback:
         worker.submit(slot.frame)
 
     def _upload(self, patches: list[Patch]) -> None:
-        """Replace the drawn patches (small textures, created per result: a few per second)."""
+        """Replace the drawn patches: small textures, created per result (a few per second)
+        with their pixels. (A dynamic texture filled afterwards is copied by the GPU, and with
+        llvmpipe the first draw of it waited milliseconds for that copy.)"""
         obs = self.obs
         self._free_drawn()
         for patch in patches:
             h, w = patch.pixels.shape[:2]
-            texture = obs.gs_texture_create(w, h, GS_BGRA, 1, None, GS_DYNAMIC)
-            if not texture:
-                continue
-            obs.gs_texture_set_image(texture, patch.pixels.ctypes.data, patch.pixels.strides[0], False)
-            self.drawn.append(_Drawn(texture, patch.x, patch.y, w, h))
+            pixels = np.ascontiguousarray(patch.pixels)
+            levels = (ctypes.c_void_p * 1)(pixels.ctypes.data)
+            texture = obs.gs_texture_create(w, h, GS_BGRA, 1, ctypes.addressof(levels), 0)
+            if texture:
+                self.drawn.append(_Drawn(texture, patch.x, patch.y, w, h))
         self.has_result = True
 
     def _draw(self) -> None:
