@@ -431,7 +431,7 @@ SCENARIOS = {
 
 def main() -> int:
     scenario, config, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
-    host = ObsHost(HostSettings(modules=("image-source",))).start()
+    host = ObsHost(HostSettings(modules=("image-source",), preview=config.get("preview", False))).start()
     result = SCENARIOS[scenario](host, config, out)
     host.shutdown()
     result["leaks"] = host.obs.bnum_allocs()

@@ -107,8 +107,13 @@ def test_async_frames_of_each_format_get_the_face_swapped(display, settings, pho
     assert result["leaks"] == 0, "libobs reports leaked allocations (a held frame not released?)"
 
 
-def test_capture_source_is_swapped_through_delayed_gpu_readback(display, settings, photo, tmp_path) -> None:
-    result = run(display, "render", {"image": str(photo), "settings": settings}, tmp_path)
+@pytest.mark.parametrize("preview", [False, True], ids=["headless", "preview-window"])
+def test_capture_source_is_swapped_through_delayed_gpu_readback(
+    display, settings, photo, tmp_path, preview
+) -> None:
+    """Also with a preview window, as in OBS (its present ends every frame)."""
+    config = {"image": str(photo), "settings": settings, "preview": preview}
+    result = run(display, "render", config, tmp_path)
     assert result["swapped"]
     shots = [np.load(tmp_path / f"render_{kind}.npy") for kind in ("plain", "swapped", "restored")]
     check_swap(*shots, face_region(photo, settings))
