@@ -339,16 +339,15 @@ KEEPS_GIL = frozenset(
         "obs_source_get_output_flags",
         "obs_source_get_base_width",
         "obs_source_get_base_height",
-        "obs_source_skip_video_filter",
     ]
 )
-"""Calls that keep the GIL: those OBS's graphics thread makes in every frame of a capture
-source. The graphics calls run inside the graphics context (entered with
-``obs_enter_graphics``, which does release it); the others read a source's fields or draw the
-source the filter is on. None takes a lock that a thread waiting for the GIL could hold, and
-each returns in microseconds (staging: a copy). Released, each would have to retake the GIL on
-return, and when the worker took it meanwhile (it wants it whenever an inference returns)
-that is a whole switch interval."""
+"""Calls that keep the GIL: most of those OBS's graphics thread makes in every frame of a
+capture source. The graphics calls run inside the graphics context (entered with
+``obs_enter_graphics``, which does release it); the others read a source's fields. None takes
+a lock that a thread waiting for the GIL could hold, and each returns in microseconds
+(staging: a copy). Released, each would have to retake the GIL on return, and when the worker
+took it meanwhile (it wants it whenever an inference returns) that is a whole switch interval.
+Calls that render a source (``obs_source_skip_video_filter``) do release it."""
 
 
 class Libobs:
