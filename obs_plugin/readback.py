@@ -211,26 +211,39 @@ class Readback:
         return self.has_result
 
     def tick(self, worker: FrameWorker | None) -> None:
-        """A new frame, before OBS draws any of it: unmap the surfaces the worker has read,
-        upload its newest patches, map and stage (see the module). Nothing without a worker
-        (passing through) or before the first ``render`` (an async source)."""
+        """A new frame, before OBS draws any of it: upload the worker's newest patches, map and
+        stage (see the module), unmap the surfaces the worker has read. Nothing without a
+        worker (passing through) or before the first ``render`` (an async source), and the
+        graphics context is entered only for that work: with llvmpipe, leaving it waits for
+        whatever the GPU still draws."""
         self.frames += 1
         if worker is None or not self.texrender:
+            return
+        done = worker.take()
+        if done is None and not self._due(worker):
             return
         self.obs.obs_enter_graphics()
         try:
             if self.texrender:  # unless ``destroy`` freed it meanwhile
-                self._step(worker)
+                self._step(worker, done)
+            elif done is not None:
+                done.release()
         finally:
             self.obs.obs_leave_graphics()
 
-    def _step(self, worker: FrameWorker) -> None:
+    def _due(self, worker: FrameWorker) -> bool:
+        """Whether a staging or a map is due this frame."""
+        if self.rendered_at is not None and self.rendered_at < self.frames:
+            return True
+        ready = any(s.staged_at is not None and self.frames - s.staged_at >= LAG for s in self.slots)
+        return ready and worker.wants_frame()
+
+    def _step(self, worker: FrameWorker, done: ReadbackFrame | None) -> None:
         obs = self.obs
         for slot in self.slots:  # the worker is done with these: unmapping is cheap now
             if slot.frame is not None and slot.frame.finished:
                 obs.gs_stagesurface_unmap(slot.surface)
                 slot.frame = None
-        done = worker.take()
         if done is not None:
             if done.patches is not None:
                 self._upload(done.patches)
