@@ -60,9 +60,10 @@ class HostSettings:
     """Record libobs's profiler (per-frame times of the graphics thread) for ``profile_csv``."""
     preview: bool = False
     """Show the program in a (small) window, as OBS's main window does: libobs then presents it
-    at the end of every frame, which waits for the frame's drawing, so with Mesa's llvmpipe the
-    GPU work of a frame is done when the next begins, as in OBS. Without it nothing waits for
-    the GPU until something reads from it, and the work of earlier frames piles up for that."""
+    at the end of every frame, which waits for the frame's drawing, so with Mesa's llvmpipe
+    (almost) all GPU work of a frame is done when the next begins, as in OBS. Without it
+    nothing waits for the GPU until something reads from it, and the work of earlier frames
+    piles up for that."""
 
 
 class _GsWindow(ctypes.Structure):

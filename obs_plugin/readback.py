@@ -4,11 +4,12 @@ Synchronous sources have no CPU frame to filter. ``video_render`` draws the sour
 (OBS's own path), then the newest swapped face patches on top; when the worker waits for a
 frame it also renders the source into a texture. The rest happens in ``video_tick``, before
 OBS draws anything of the frame: OBS waited for the last frame's drawing when it presented it,
-so no GPU work is pending then and none of ours waits for OBS's. (Measured with llvmpipe: in
+so little GPU work is pending then for ours to wait for. (Measured with llvmpipe: in
 ``video_render``, staging first waited for OBS's clear of the frame, and drawing a patch
 uploaded there for all of the frame drawn so far; rendering the source in ``video_tick``
-waited for that drawing when leaving the graphics context.) One readback thus takes three
-steps, each in a different frame:
+waited for that drawing when leaving the graphics context. Some waits of 2 to 5 ms remain,
+in drawing the source and the patches, mostly in frames after an upload.) One readback thus
+takes three steps, each in a different frame:
 
 1. frame N, ``video_render``: the source is rendered into a texture;
 2. frame N+1, ``video_tick``: the texture is staged into one of ``RING`` staging surfaces (on
