@@ -1,6 +1,6 @@
 """The Face Swap filter: OBS's callbacks for one instance, and the plugin object that routes to them.
 
-Threads (OBS.md, "Threading rules"): ``filter_video`` and ``video_render`` run on OBS's graphics
+Threads (OBS.md, "Threading rules"): ``filter_video``, ``video_tick`` and ``video_render`` run on OBS's graphics
 thread and only hand frames over; the model runs in the instance's worker thread; ``update``,
 ``get_properties``, ``filter_remove`` and ``destroy`` come from the UI (or another) thread.
 No libobs call is made while this module's locks are held.
@@ -129,6 +129,7 @@ class FaceSwapFilter:
         self._carrier: Carrier | None = None
         """Async sources with smooth motion: the thread that pastes the latest faces on every frame."""
         self._parent: int | None = None
+        self._parent_flags = 0
         self._closed = False
         self._unsupported: set[int] = set()
         """Pixel formats (libobs values) seen and passed through unswapped, named in the status."""
@@ -200,9 +201,8 @@ class FaceSwapFilter:
                 if holder is not None and holder.held:
                     holder.flush()
             return address
-        if not self._parent:  # fixed while the filter is on a source; one libobs call less per frame
-            self._parent = self.obs.obs_filter_get_parent(self.context)
-        held = HeldFrame(self.obs, address, self._parent, (fmt, incoming.width, incoming.height))
+        parent, _ = self._source()
+        held = HeldFrame(self.obs, address, parent, (fmt, incoming.width, incoming.height))
         if self.settings.smooth_motion:
             carrier = self._carrier_for_frames(worker)
             if carrier is not None:
@@ -213,12 +213,27 @@ class FaceSwapFilter:
         worker.submit(held)
         return _shown(worker.take(), held)
 
+    def _source(self) -> tuple[int, int]:
+        """The source this filter is on and its output flags: fixed while the filter is on it,
+        so looked up once (libobs calls less per frame)."""
+        if not self._parent:
+            self._parent = self.obs.obs_filter_get_parent(self.context)
+            self._parent_flags = self.obs.obs_source_get_output_flags(self._parent) if self._parent else 0
+        return self._parent or 0, self._parent_flags
+
+    def video_tick(self) -> None:
+        """Every frame, before any is drawn: the capture readback's GPU work (none for async sources)."""
+        with self._lock:
+            worker = self._worker
+        holding = worker is not None and self.model.status.state in _HOLDING
+        self.readback.tick(worker if holding else None)
+
     def video_render(self) -> None:
         """Capture sources: swap through a delayed GPU readback; async sources draw as they are."""
         obs = self.obs
-        parent = obs.obs_filter_get_parent(self.context)
+        parent, flags = self._source()
         target = obs.obs_filter_get_target(self.context)
-        if not parent or not target or obs.obs_source_get_output_flags(parent) & OBS_SOURCE_ASYNC:
+        if not parent or not target or flags & OBS_SOURCE_ASYNC:
             obs.obs_source_skip_video_filter(self.context)  # no worker for it: none is started
             return
         worker = self._worker_for_frames()
@@ -229,7 +244,7 @@ class FaceSwapFilter:
             self.readback.forget_result()
             obs.obs_source_skip_video_filter(self.context)
             return
-        self.readback.render(self.context, parent, target, width, height, worker)
+        self.readback.render(self.context, width, height, worker)
 
     def remove(self) -> None:
         """Removed from its source: hand every held frame back to the source now, the one in
@@ -316,6 +331,11 @@ class Plugin:
     def filter_video(self, instance: int, frame: int) -> int | None:
         live = self.filters.get(instance)
         return live.filter_video(frame) if live is not None else frame
+
+    def video_tick(self, instance: int) -> None:
+        live = self.filters.get(instance)
+        if live is not None:
+            live.video_tick()
 
     def video_render(self, instance: int, context: int) -> None:
         live = self.filters.get(instance)

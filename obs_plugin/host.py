@@ -20,6 +20,7 @@ import numpy as np
 from . import libobs
 from .formats import FrameView
 from .libobs import (
+    GS_BGRA,
     GS_BLEND_ONE,
     GS_BLEND_ZERO,
     GS_CLEAR_COLOR,
@@ -57,6 +58,32 @@ class HostSettings:
     modules: tuple[str, ...] = ("image-source",)
     profile: bool = False
     """Record libobs's profiler (per-frame times of the graphics thread) for ``profile_csv``."""
+    preview: bool = False
+    """Show the program in a (small) window, as OBS's main window does: libobs then presents it
+    at the end of every frame, which waits for the frame's drawing, so with Mesa's llvmpipe
+    (almost) all GPU work of a frame is done when the next begins, as in OBS. Without it
+    nothing waits for the GPU until something reads from it, and the work of earlier frames
+    piles up for that."""
+
+
+class _GsWindow(ctypes.Structure):
+    """``struct gs_window`` on Linux."""
+
+    _fields_ = [("id", ctypes.c_uint32), ("display", ctypes.c_void_p)]
+
+
+class _GsInitData(ctypes.Structure):
+    """``struct gs_init_data``: a window for ``obs_display_create``."""
+
+    _fields_ = [
+        ("window", _GsWindow),
+        ("cx", ctypes.c_uint32),
+        ("cy", ctypes.c_uint32),
+        ("num_backbuffers", ctypes.c_uint32),
+        ("format", ctypes.c_int),
+        ("zsformat", ctypes.c_int),
+        ("adapter", ctypes.c_uint32),
+    ]
 
 
 class ObsHost:
@@ -68,6 +95,7 @@ class ObsHost:
         self.registry: Registry | None = None
         self._keep: list[object] = []
         self._sources: list[int] = []
+        self._display: int | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> ObsHost:
@@ -114,7 +142,42 @@ class ObsHost:
                 raise RuntimeError(f"OBS module {name} did not load")
         self._register_test_source()
         self.registry = register(obs)
+        if s.preview:
+            self._display = self._open_preview(x11, display)
         return self
+
+    def _open_preview(self, x11: ctypes.CDLL, display: int) -> int:
+        """An X window showing the program, as OBS's preview: libobs draws into it and presents
+        it every frame, and presenting waits for the frame's drawing. An eighth of the program's
+        width and height (it shows the top left corner): here only that wait matters, and a
+        small window adds little drawing of its own to a machine drawing in software."""
+        obs = self.obs
+        width, height = max(1, self.settings.width // 8), max(1, self.settings.height // 8)
+        x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x11.XCreateSimpleWindow.restype = ctypes.c_ulong
+        x11.XCreateSimpleWindow.argtypes = (
+            [ctypes.c_void_p, ctypes.c_ulong]
+            + [ctypes.c_int] * 2
+            + [ctypes.c_uint] * 3
+            + [ctypes.c_ulong] * 2
+        )
+        x11.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        x11.XFlush.argtypes = [ctypes.c_void_p]
+        window = x11.XCreateSimpleWindow(
+            display, x11.XDefaultRootWindow(display), 0, 0, width, height, 0, 0, 0
+        )
+        x11.XMapWindow(display, window)
+        x11.XFlush(display)
+        info = _GsInitData(_GsWindow(window, display), width, height, 2, GS_BGRA, GS_ZS_NONE, 0)
+        preview = obs.obs_display_create(ctypes.byref(info), 0)
+        if not preview:
+            raise RuntimeError("obs_display_create failed for the preview window")
+        # libobs calls draw(param, cx, cy); obs_render_main_texture takes no arguments and the
+        # C calling conventions let a function ignore the ones it is given.
+        draw = ctypes.cast(obs.obs_render_main_texture, ctypes.c_void_p)
+        obs.obs_display_add_draw_callback(preview, draw, None)
+        return int(preview)
 
     def shutdown(self) -> None:
         """As OBS exits: the script unloads first, then sources are destroyed, then libobs stops."""
@@ -123,6 +186,9 @@ class ObsHost:
             self.obs.obs_set_output_source(0, None)
             self.obs.obs_source_release(source)
         self._sources.clear()
+        if self._display is not None:
+            self.obs.obs_display_destroy(self._display)
+            self._display = None
         self.obs.obs_shutdown()
 
     def profile_csv(self, path: Path) -> Path:

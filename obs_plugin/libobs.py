@@ -6,7 +6,8 @@ Layouts are OBS 29's, checked with ``offsetof`` against its headers; later versi
 append fields. Every function gets ``argtypes`` and ``restype`` (ctypes' default ``int``
 return would truncate pointers). Calls go through ``ctypes.CDLL``, which releases the GIL
 while libobs runs: a libobs call that takes a source mutex must never hold the GIL, or it can
-deadlock with the graphics thread waiting for the GIL inside our callback.
+deadlock with the graphics thread waiting for the GIL inside our callback. Only the graphics
+calls (``KEEPS_GIL``) keep it.
 """
 
 from __future__ import annotations
@@ -275,6 +276,7 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "gs_stagesurface_create": (P, [c_uint32, c_uint32, c_int]),
     "gs_stagesurface_destroy": (None, [P]),
     "gs_stage_texture": (None, [P, P]),
+    "gs_flush": (None, []),
     "gs_stagesurface_map": (c_bool, [P, POINTER(P), POINTER(c_uint32)]),
     "gs_stagesurface_unmap": (None, [P]),
     "gs_texture_create": (P, [c_uint32, c_uint32, c_int, c_uint32, P, c_uint32]),
@@ -307,6 +309,10 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_source_output_video": (None, [P, POINTER(ObsSourceFrame)]),
     "obs_source_set_async_unbuffered": (None, [P, c_bool]),
     "obs_set_output_source": (None, [c_uint32, P]),
+    "obs_display_create": (P, [P, c_uint32]),
+    "obs_display_destroy": (None, [P]),
+    "obs_display_add_draw_callback": (None, [P, P, P]),
+    "obs_render_main_texture": (None, []),
     "obs_get_video_frame_time": (c_uint64, []),
     "obs_get_average_frame_time_ns": (c_uint64, []),
     "obs_get_total_frames": (c_uint32, []),
@@ -325,14 +331,34 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
 }
 
 
+KEEPS_GIL = frozenset(
+    [name for name in _FUNCTIONS if name.startswith("gs_")]
+    + [
+        "obs_filter_get_parent",
+        "obs_filter_get_target",
+        "obs_source_get_output_flags",
+        "obs_source_get_base_width",
+        "obs_source_get_base_height",
+    ]
+)
+"""Calls that keep the GIL: most of those OBS's graphics thread makes in every frame of a
+capture source. The graphics calls run inside the graphics context (entered with
+``obs_enter_graphics``, which does release it); the others read a source's fields. None takes
+a lock that a thread waiting for the GIL could hold, and each returns in microseconds
+(staging: a copy). Released, each would have to retake the GIL on return, and when the worker
+took it meanwhile (it wants it whenever an inference returns) that is a whole switch interval.
+Calls that render a source (``obs_source_skip_video_filter``) do release it."""
+
+
 class Libobs:
     """The loaded libobs with every binding typed; a symbol this OBS lacks is None."""
 
     def __init__(self, lib: ctypes.CDLL, path: str) -> None:
         self.lib = lib
         self.path = path
+        keeps_gil = ctypes.PyDLL(path, handle=lib._handle)
         for name, (restype, argtypes) in _FUNCTIONS.items():
-            fn = getattr(lib, name, None)
+            fn = getattr(keeps_gil if name in KEEPS_GIL else lib, name, None)
             if fn is not None:
                 fn.restype = restype
                 fn.argtypes = argtypes

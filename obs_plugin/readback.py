@@ -1,18 +1,32 @@
 """Capture sources (display, window, game, browser, image, colour): swap faces through a GPU readback.
 
 Synchronous sources have no CPU frame to filter. ``video_render`` draws the source as it is
-(OBS's own path), then the newest swapped face patches on top. When the worker is idle, the
-source is also rendered into a texture and staged into one of ``RING`` staging surfaces; a
-surface is mapped only ``LAG`` frames after it was staged (the GPU finished it long ago, so
-mapping never waits for it) and handed to the worker *mapped*: the copy out of it, the
-conversion and everything after happen on the worker. The render thread then only unmaps the
-surfaces the worker has finished reading and uploads the small patches of pixels the swap
-changed (faces, the label), never a whole frame.
+(OBS's own path), then the newest swapped face patches on top; when the worker waits for a
+frame it also renders the source into a texture. The rest happens in ``video_tick``, before
+OBS draws anything of the frame: OBS waited for the last frame's drawing when it presented it,
+so little GPU work is pending then for ours to wait for. (Measured with llvmpipe: in
+``video_render``, staging first waited for OBS's clear of the frame, and drawing a patch
+uploaded there for all of the frame drawn so far; rendering the source in ``video_tick``
+waited for that drawing when leaving the graphics context. Some waits of 2 to 5 ms remain,
+in drawing the source and the patches, mostly in frames after an upload.) One readback thus
+takes three steps, each in a different frame:
+
+1. frame N, ``video_render``: the source is rendered into a texture;
+2. frame N+1, ``video_tick``: the texture is staged into one of ``RING`` staging surfaces (on
+   a GPU without memory of its own, such as Mesa's llvmpipe or many integrated GPUs, that
+   copies the texture inside the call);
+3. ``LAG`` frames after staging, ``video_tick``: the surface is mapped (a GPU's copy has long
+   finished, so mapping never waits for it) and handed to the worker *mapped*: the copy out
+   of it, the conversion and everything after happen on the worker.
+
+``video_tick`` also unmaps the surfaces the worker has finished reading and uploads the small
+patches of pixels the swap changed (faces, the label; never a whole frame). Frames are counted
+by ``video_tick`` (once per frame; ``video_render`` may run more than once).
 
 Until the first swapped patches exist the source simply shows as it is: enabling the filter
 never blanks it. A patch stays until the next result (one inference later).
 
-Every method except ``destroy`` runs on the graphics thread inside ``video_render``; the
+Every method except ``destroy`` runs on the graphics thread (``video_tick``, ``video_render``); the
 worker touches a mapped surface only inside ``ReadbackFrame.read``, which ``destroy`` and a
 resize wait for (milliseconds: a conversion, never an inference) before unmapping.
 """
@@ -27,13 +41,12 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .formats import FrameView, PixelFormat, to_bgr, yuv_matrix
 from .libobs import (
     GS_BGRA,
     GS_BLEND_ONE,
     GS_BLEND_ZERO,
     GS_CLEAR_COLOR,
-    GS_DYNAMIC,
+    GS_RGBA,
     GS_ZS_NONE,
     OBS_EFFECT_DEFAULT,
     OBS_SOURCE_CUSTOM_DRAW,
@@ -49,8 +62,11 @@ RING = 3
 """Staging surfaces: one being staged, one waiting out the GPU, one with the worker."""
 LAG = 2
 """Frames between staging a surface and mapping it."""
-_IDENTITY = yuv_matrix("709", True)
-"""Unused for BGRA frames, but a FrameView always carries a matrix."""
+READBACK_FRAMES = 1 + LAG
+"""Frames from rendering the source for a readback to handing it to the worker."""
+FORMAT = GS_RGBA
+"""The texture and staging surfaces' pixel format: the one a GPU stores (and llvmpipe copies
+without reordering channels, a third faster than BGRA)."""
 
 
 @dataclass
@@ -93,8 +109,8 @@ class ReadbackFrame:
             mapped = np.ctypeslib.as_array(
                 ctypes.cast(self.address, ctypes.POINTER(ctypes.c_uint8)), (self.height, self.linesize)
             )
-            view = FrameView(PixelFormat.BGRA, self.width, self.height, [mapped], *_IDENTITY, True)
-            bgr = to_bgr(view)
+            rgba = mapped[:, : 4 * self.width].reshape(self.height, self.width, 4)
+            bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)  # OpenCV lets OBS's thread have the GIL meanwhile
             self._open = False
             return bgr
 
@@ -154,12 +170,17 @@ class Readback:
     slots: list[_Slot] = field(default_factory=list)
     drawn: list[_Drawn] = field(default_factory=list)
     has_result: bool = False
-    renders: int = 0
+    frames: int = 0
+    """Frames ticked: OBS's frame count as this filter sees it."""
+    rendered_at: int | None = None
+    """The frame in which the source was rendered into the texture not yet staged."""
 
     def __post_init__(self) -> None:
         self._clear = Vec4(0.0, 0.0, 0.0, 0.0)
         self._data = ctypes.c_void_p()
         self._linesize = ctypes.c_uint32()
+        self._effect: int | None = None
+        self._image: int | None = None
 
     @property
     def surfaces(self) -> list[int | None]:
@@ -170,42 +191,76 @@ class Readback:
             return
         self._free_objects()
         obs = self.obs
-        self.texrender = obs.gs_texrender_create(GS_BGRA, GS_ZS_NONE)
-        self.slots = [_Slot(obs.gs_stagesurface_create(width, height, GS_BGRA)) for _ in range(RING)]
+        self.texrender = obs.gs_texrender_create(FORMAT, GS_ZS_NONE)
+        self.slots = [_Slot(obs.gs_stagesurface_create(width, height, FORMAT)) for _ in range(RING)]
         self.size = (width, height)
 
-    def render(
-        self, context: int, parent: int, target: int, width: int, height: int, worker: FrameWorker
-    ) -> bool:
-        """Draw the source and the newest patches; stage, map and hand frames to the worker.
+    def render(self, context: int, width: int, height: int, worker: FrameWorker) -> bool:
+        """Draw the source and the newest patches; start a readback if the worker waits for one.
 
         False when nothing swapped exists yet (the source was drawn as it is)."""
-        obs = self.obs
         self._ensure(width, height)
-        self.renders += 1
+        if (
+            self.rendered_at is None
+            and worker.wants_frame()
+            and not any(s.staged_at is not None for s in self.slots)
+            and self._capture(context)
+        ):
+            self.rendered_at = self.frames
+        self.obs.obs_source_skip_video_filter(context)
+        self._draw()
+        return self.has_result
+
+    def tick(self, worker: FrameWorker | None) -> None:
+        """A new frame, before OBS draws any of it: upload the worker's newest patches, map and
+        stage (see the module), unmap the surfaces the worker has read. Nothing without a
+        worker (passing through) or before the first ``render`` (an async source), and the
+        graphics context is entered only for that work: with llvmpipe, leaving it waits for
+        whatever the GPU still draws."""
+        self.frames += 1
+        if worker is None or not self.texrender:
+            return
+        done = worker.take()
+        if done is None and not self._due(worker):
+            return
+        self.obs.obs_enter_graphics()
+        try:
+            if self.texrender:  # unless ``destroy`` freed it meanwhile
+                self._step(worker, done)
+            elif done is not None:
+                done.release()
+        finally:
+            self.obs.obs_leave_graphics()
+
+    def _due(self, worker: FrameWorker) -> bool:
+        """Whether a staging or a map is due this frame."""
+        if self.rendered_at is not None and self.rendered_at < self.frames:
+            return True
+        ready = any(s.staged_at is not None and self.frames - s.staged_at >= LAG for s in self.slots)
+        return ready and worker.wants_frame()
+
+    def _step(self, worker: FrameWorker, done: ReadbackFrame | None) -> None:
+        obs = self.obs
         for slot in self.slots:  # the worker is done with these: unmapping is cheap now
             if slot.frame is not None and slot.frame.finished:
                 obs.gs_stagesurface_unmap(slot.surface)
                 slot.frame = None
-        done = worker.take()
         if done is not None:
             if done.patches is not None:
                 self._upload(done.patches)
             done.release()
         if worker.wants_frame():
-            self._hand_over(worker, width, height)
-        if worker.wants_frame() and not any(s.staged_at is not None for s in self.slots):
-            free = next((s for s in self.slots if s.frame is None), None)
-            if free is not None and self._capture(parent, target, width, height):
+            self._hand_over(worker)
+        if self.rendered_at is not None and self.rendered_at < self.frames:
+            free = next((s for s in self.slots if s.frame is None and s.staged_at is None), None)
+            if free is not None:
                 obs.gs_stage_texture(free.surface, obs.gs_texrender_get_texture(self.texrender))
-                free.staged_at = self.renders
-        obs.obs_source_skip_video_filter(context)
-        self._draw()
-        return self.has_result
+                free.staged_at = self.frames
+                self.rendered_at = None
 
-    def _hand_over(self, worker: FrameWorker, width: int, height: int) -> None:
+    def _hand_over(self, worker: FrameWorker) -> None:
         """Map the surface staged LAG frames ago (if any) and give it to the worker, mapped."""
-        ready = [s for s in self.slots if s.staged_at is not None and self.renders - s.staged_at >= LAG]
+        ready = [s for s in self.slots if s.staged_at is not None and self.frames - s.staged_at >= LAG]
         if not ready:
             return
         slot = min(ready, key=lambda s: s.staged_at or 0)
@@ -214,28 +269,32 @@ class Readback:
             slot.surface, ctypes.byref(self._data), ctypes.byref(self._linesize)
         ):
             return
-        slot.frame = ReadbackFrame(self._data.value or 0, self._linesize.value, width, height)
+        slot.frame = ReadbackFrame(self._data.value or 0, self._linesize.value, *self.size)
         worker.submit(slot.frame)
 
     def _upload(self, patches: list[Patch]) -> None:
-        """Replace the drawn patches (small textures, created per result: a few per second)."""
+        """Replace the drawn patches: small textures, created per result (a few per second)
+        with their pixels. (A dynamic texture filled afterwards is copied by the GPU, and with
+        llvmpipe the first draw of it waited milliseconds for that copy.)"""
         obs = self.obs
         self._free_drawn()
         for patch in patches:
             h, w = patch.pixels.shape[:2]
-            texture = obs.gs_texture_create(w, h, GS_BGRA, 1, None, GS_DYNAMIC)
-            if not texture:
-                continue
-            obs.gs_texture_set_image(texture, patch.pixels.ctypes.data, patch.pixels.strides[0], False)
-            self.drawn.append(_Drawn(texture, patch.x, patch.y, w, h))
+            pixels = np.ascontiguousarray(patch.pixels)
+            levels = (ctypes.c_void_p * 1)(pixels.ctypes.data)
+            texture = obs.gs_texture_create(w, h, GS_BGRA, 1, ctypes.addressof(levels), 0)
+            if texture:
+                self.drawn.append(_Drawn(texture, patch.x, patch.y, w, h))
         self.has_result = True
 
     def _draw(self) -> None:
         if not self.drawn:
             return
         obs = self.obs
-        effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
-        image = obs.gs_effect_get_param_by_name(effect, b"image")
+        if self._effect is None:  # OBS's default effect: the same for the life of the program
+            self._effect = obs.obs_get_base_effect(OBS_EFFECT_DEFAULT)
+            self._image = obs.gs_effect_get_param_by_name(self._effect, b"image")
+        effect, image = self._effect, self._image
         for patch in self.drawn:
             obs.gs_effect_set_texture(image, patch.texture)
             obs.gs_matrix_push()
@@ -244,9 +303,13 @@ class Readback:
                 obs.gs_draw_sprite(patch.texture, 0, patch.width, patch.height)
             obs.gs_matrix_pop()
 
-    def _capture(self, parent: int, target: int, width: int, height: int) -> bool:
+    def _capture(self, context: int) -> bool:
         """Render the filter's target (the source, or the filter before this one) into the texrender."""
         obs = self.obs
+        parent, target = obs.obs_filter_get_parent(context), obs.obs_filter_get_target(context)
+        width, height = self.size
+        if not parent or not target:
+            return False
         obs.gs_texrender_reset(self.texrender)
         if not obs.gs_texrender_begin(self.texrender, width, height):
             return False
@@ -266,6 +329,7 @@ class Readback:
         """Pass-through from now on: the next swap starts from a fresh readback."""
         self._free_drawn()
         self.has_result = False
+        self.rendered_at = None
         for slot in self.slots:
             slot.staged_at = None
 
@@ -286,6 +350,7 @@ class Readback:
                 obs.gs_stagesurface_destroy(slot.surface)
         self._free_drawn()
         self.texrender, self.slots, self.has_result, self.size = None, [], False, (0, 0)
+        self.rendered_at = None
 
     def destroy(self) -> None:
         """Free the GPU objects (any thread). What exists is looked at inside the graphics

@@ -33,6 +33,7 @@ from .libobs import (
     Libobs,
     ModifiedFn,
     ObsSourceInfo,
+    VideoTickFn,
 )
 from .platforms import source_info_size
 from .properties import PanelCallbacks
@@ -74,6 +75,7 @@ class Registry:
             "get_defaults": DataFn(self._get_defaults),
             "get_properties": GetPropertiesFn(self._get_properties),
             "update": DataPointerFn(self._update),
+            "video_tick": VideoTickFn(self._video_tick),
             "video_render": DataPointerFn(self._video_render),
             "filter_video": FilterVideoFn(self._filter_video),
             "filter_remove": DataPointerFn(self._filter_remove),
@@ -127,6 +129,9 @@ class Registry:
 
     def _update(self, instance: int | None, settings: int | None) -> None:
         self._guard("update", lambda impl: impl.update(instance or 0, settings or 0), lambda: None)
+
+    def _video_tick(self, instance: int | None, _seconds: float) -> None:
+        self._guard("video_tick", lambda impl: impl.video_tick(instance or 0), lambda: None)
 
     def _video_render(self, instance: int | None, _effect: int | None) -> None:
         context = self.contexts.get(instance or 0, 0)

@@ -121,11 +121,14 @@ def scenario_render(host: ObsHost, cfg: dict, out: Path) -> dict:
     time.sleep(0.3)
     plain = host.screenshot(source)
     obs.obs_source_set_enabled(face_swap, True)
+    live = filter_of(host, face_swap)
+    recorder = _ReadbackCalls(obs, live.readback)
+    live.readback.obs = recorder
     swapped = host.wait_for(lambda: face_changed(host, source, plain), 15.0, 0.05)
     time.sleep(0.3)
     shot = host.screenshot(source)
-    live = filter_of(host, face_swap)
     latencies = list(live._worker.stats.latencies_frames)
+    live.readback.obs = obs
     obs.obs_source_set_enabled(face_swap, False)
     time.sleep(0.2)
     restored = host.screenshot(source)
@@ -134,7 +137,34 @@ def scenario_render(host: ObsHost, cfg: dict, out: Path) -> dict:
     np.save(out / "render_restored.npy", restored)
     status = live.status_text()
     host.remove_filter(source, face_swap)
-    return {"swapped": swapped, "status": status, "latency_frames": latencies, **destroy_while_creating(obs)}
+    return {
+        "swapped": swapped,
+        "status": status,
+        "latency_frames": latencies,
+        "readback_calls": recorder.calls,
+        **destroy_while_creating(obs),
+    }
+
+
+class _ReadbackCalls:
+    """The libobs bindings, recording (frame, call, object) for the readback's GPU steps."""
+
+    STEPS = ("gs_texrender_end", "gs_stage_texture", "gs_stagesurface_map", "gs_stagesurface_unmap")
+
+    def __init__(self, obs, readback: Readback) -> None:
+        self._obs, self._readback = obs, readback
+        self.calls: list[tuple[int, str, int]] = []
+
+    def __getattr__(self, name: str):
+        function = getattr(self._obs, name)
+        if name not in self.STEPS:
+            return function
+
+        def recorded(*args):
+            self.calls.append((self._readback.frames, name, int(args[0] or 0)))
+            return function(*args)
+
+        return recorded
 
 
 class _PausedTexrender:
@@ -401,7 +431,7 @@ SCENARIOS = {
 
 def main() -> int:
     scenario, config, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
-    host = ObsHost(HostSettings(modules=("image-source",))).start()
+    host = ObsHost(HostSettings(modules=("image-source",), preview=config.get("preview", False))).start()
     result = SCENARIOS[scenario](host, config, out)
     host.shutdown()
     result["leaks"] = host.obs.bnum_allocs()

@@ -22,6 +22,7 @@ from slow_model import make_slow_swapper
 
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
+from inswapper_live.obs_plugin.readback import LAG
 
 SCENARIOS = Path(__file__).resolve().parent / "obs_host_scenarios.py"
 MARGIN = 6
@@ -106,14 +107,44 @@ def test_async_frames_of_each_format_get_the_face_swapped(display, settings, pho
     assert result["leaks"] == 0, "libobs reports leaked allocations (a held frame not released?)"
 
 
-def test_capture_source_is_swapped_through_delayed_gpu_readback(display, settings, photo, tmp_path) -> None:
-    result = run(display, "render", {"image": str(photo), "settings": settings}, tmp_path)
+@pytest.mark.parametrize("preview", [False, True], ids=["headless", "preview-window"])
+def test_capture_source_is_swapped_through_delayed_gpu_readback(
+    display, settings, photo, tmp_path, preview
+) -> None:
+    """Also with a preview window, as in OBS (its present ends every frame)."""
+    config = {"image": str(photo), "settings": settings, "preview": preview}
+    result = run(display, "render", config, tmp_path)
     assert result["swapped"]
     shots = [np.load(tmp_path / f"render_{kind}.npy") for kind in ("plain", "swapped", "restored")]
     check_swap(*shots, face_region(photo, settings))
     assert result["latency_frames"] and max(result["latency_frames"]) <= 2
+    check_readback_steps(result["readback_calls"])
     assert result["destroy_waited"] and result["objects_left"] == 0, result
     assert result["leaks"] == 0
+
+
+def check_readback_steps(calls: list[list]) -> None:
+    """Each readback took its steps in different frames (none waits for the GPU): the source
+    rendered into the texture in one frame, staged in a later one, the surface mapped LAG or
+    more frames after that, and unmapped once (when the worker has read it)."""
+    rendered: int | None = None
+    staged: dict[int, int] = {}
+    mapped: dict[int, int] = {}
+    maps = 0
+    for frame, step, surface in calls:
+        if step == "gs_texrender_end":
+            assert rendered is None, "the texture was rendered again before it was staged"
+            rendered = frame
+        elif step == "gs_stage_texture":
+            assert rendered is not None and frame > rendered, (frame, rendered)
+            staged[surface], rendered = frame, None
+        elif step == "gs_stagesurface_map":
+            assert surface in staged and frame >= staged.pop(surface) + LAG
+            mapped[surface] = frame
+            maps += 1
+        else:
+            assert mapped.pop(surface, None) is not None, "a surface was unmapped that was not mapped"
+    assert maps >= 3, f"only {maps} readbacks were mapped"
 
 
 def test_script_reload_live_settings_bad_setting_and_removal(display, settings, photo, tmp_path) -> None:
