@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from . import planes
 from .errors import ModelLoadError
 from .modelinfo import DETECTORS, ModelKind, expect_kind
 from .runtime import RuntimeSettings, create_session
@@ -139,7 +140,7 @@ class ScrfdDetector:
         new_w, new_h = max(new_w, 1), max(new_h, 1)
         scale = new_h / img_h
         blob = self._blob(in_h, in_w, new_h, new_w)
-        b, g, r = cv2.split(shrink(frame, new_w, new_h))
+        b, g, r = planes.split(shrink(frame, new_w, new_h))
         region = blob[0, :, :new_h, :new_w]
         region[0], region[1], region[2] = r, g, b
         region -= 127.5
@@ -204,7 +205,7 @@ class YunetDetector:
         h, w = frame.shape[:2]
         pad_h, pad_w = -(-h // 32) * 32, -(-w // 32) * 32
         blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
-        for channel, plane in enumerate(cv2.split(frame)):
+        for channel, plane in enumerate(planes.split(frame)):
             blob[0, channel, :h, :w] = plane
         outs = dict(
             zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob}), strict=True)

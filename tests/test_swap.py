@@ -11,7 +11,7 @@ import pytest
 from inswapper_live.core import synthetic
 from inswapper_live.core.errors import ModelLoadError
 from inswapper_live.core.runtime import RuntimeSettings
-from inswapper_live.core.swap import Swapper
+from inswapper_live.core.swap import Swapper, from_output, to_blob
 
 CPU = RuntimeSettings(provider="cpu")
 
@@ -103,3 +103,24 @@ def test_io_binding_path_gives_the_same_crops(tmp_path: Path) -> None:
     swapper.use_binding = True
     bound = swapper.swap_crops(crops, latent)
     assert all(np.array_equal(a, b) for a, b in zip(plain, bound, strict=True))
+
+
+def test_output_is_rounded_clipped_and_back_to_bgr() -> None:
+    rng = np.random.default_rng(3)
+    pred = rng.uniform(-0.3, 1.3, (2, 3, 64, 48)).astype(np.float32)
+    pred[0, 0, 0, :6] = np.array([-0.0, 0.5, 1.5, 2.5, 253.5, 254.5], np.float32) / np.float32(255)
+    scaled = np.clip(pred * np.float32(255), 0, 255)
+    expected = np.rint(scaled).astype(np.uint8).transpose(0, 2, 3, 1)[..., ::-1]
+    for given in (pred.copy(), pred.astype(np.float16).astype(np.float32), np.asfortranarray(pred)):
+        exact = np.rint(np.clip(given.astype(np.float32) * np.float32(255), 0, 255)).astype(np.uint8)
+        assert np.array_equal(from_output(given), exact.transpose(0, 2, 3, 1)[..., ::-1])
+    assert np.array_equal(from_output(pred.copy()), expected)
+
+
+def test_blob_is_rgb_planes_in_zero_to_one() -> None:
+    crops = np.random.default_rng(4).integers(0, 256, (3, 32, 40, 3), dtype=np.uint8)
+    blob = to_blob(crops)
+    expected = crops[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1 / 255)
+    assert blob.shape == (3, 3, 32, 40) and blob.dtype == np.float32
+    assert np.array_equal(blob, expected)
+    assert to_blob(crops, np.float16).dtype == np.float16
