@@ -364,9 +364,10 @@ class Engine:
             raise SettingsError(_NO_SWAPPER)
         if state.latent is None and state.facemap is None and sources is None:
             raise SettingsError("No source face is set: give a source image or a saved face model first.")
+        # Copied before detection: the detector's letterbox then reads the frame from cache.
+        out = frame if in_place else frame.copy()
         if faces is None:
             faces = state.detector.detect(frame)
-        out = frame if in_place else frame.copy()
         if not faces:
             return SwapResult(out, [], [], [])
         targets = self._targets(state, frame, faces, select)
