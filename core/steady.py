@@ -1,0 +1,122 @@
+"""Steadier places for carried faces: the picture's jerks smoothed away, the head's motion kept.
+
+Smooth motion pastes the latest swapped faces where optical flow moves them, and flow follows
+the picture exactly: a camera's frame-to-frame jerks (a zoomed or scaled clip's rounding shifts
+the whole picture by up to a pixel, unevenly) come through in full, while the live session
+smooths its detections past them. Two filters steady the pasted faces, both the
+constant-velocity Kalman filter of ``core.smooth``:
+
+- ``CameraPath`` follows the background (the picture outside the faces) frame to frame and
+  filters that camera path. A face is moved by the filtered camera motion since its swap
+  instead of the measured one. A still camera changes nothing, nor does a head moving over a
+  still background: its motion is its own, not the camera's, and is kept as measured.
+- ``FaceSteadier`` filters each face's landmarks, in face sizes. A newly swapped face is one
+  more measurement of where the face is, so it blends in rather than pops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from .align import umeyama
+from .smooth import ConstantVelocity, SmoothingSettings
+from .track import background_transform, transform_face
+from .types import Face
+
+_HISTORY = 256
+"""Frames whose camera correction is remembered, so a swap that arrives late finds its frame's."""
+_ANCHORS = np.array([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]])
+"""Where the camera path is followed, in frame widths and heights."""
+
+
+def _homogeneous(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+class CameraPath:
+    """The camera's motion over the frames shown, measured and filtered (``SmoothingSettings``
+    in frame widths); ``correction`` takes a measured position to the filtered path's."""
+
+    def __init__(self, settings: SmoothingSettings) -> None:
+        self.settings = settings
+        self.reset()
+
+    def reset(self) -> None:
+        """Start again (a cut, no faces): the next frame begins a new path."""
+        self._filter = ConstantVelocity(self.settings)
+        self._camera = np.eye(3)
+        """The measured motion from the path's first frame to the latest (3x3)."""
+        self.gray: np.ndarray | None = None
+        """The flow image of the latest frame."""
+        self._corrections: dict[float, np.ndarray] = {}
+
+    def update(self, gray: np.ndarray, scale: float, time: float, faces: Sequence[Face]) -> None:
+        """Follow the background from the previous frame to this one (``gray``: its flow image)."""
+        previous, self.gray = self.gray, gray
+        if not self.settings.enabled:
+            return
+        if previous is None or previous.shape != gray.shape:
+            self.reset()
+            self.gray = gray
+        else:
+            step = background_transform(previous, gray, faces, scale)
+            if step is None:  # too little background to follow: measured motion from here on
+                self.reset()
+                self._gray = gray
+            else:
+                self._camera = _homogeneous(step) @ self._camera
+        height, width = gray.shape[:2]
+        size = np.array([width, height]) / scale
+        points = _ANCHORS * size
+        measured = np.c_[points, np.ones(len(points))] @ self._camera[:2].T
+        filtered = self._filter(measured, time, float(size[0])).astype(np.float64)
+        smoothed = _homogeneous(umeyama(points, filtered))
+        self._corrections[time] = smoothed @ np.linalg.inv(self._camera)
+        while len(self._corrections) > _HISTORY:
+            del self._corrections[next(iter(self._corrections))]
+
+    def correction(self, since: float, time: float) -> np.ndarray:
+        """The move (2x3) that takes a face carried from frame ``since`` to frame ``time`` by the
+        measured camera motion to where the filtered camera motion takes it."""
+        now = self._corrections.get(time)
+        then = self._corrections.get(since)
+        if now is None or then is None:  # a frame from before the path began: nothing to correct
+            return np.eye(3)[:2]
+        return (now @ np.linalg.inv(then))[:2]
+
+
+class Steadier:
+    """Each carried face's steadied landmarks, by the face's key: moved along with the face frame by
+    frame, and drawn toward where the latest swap places it with a time constant of ``settle``."""
+
+    def __init__(self, settle: float) -> None:
+        self.settle = settle
+        self._faces: dict[Hashable, tuple[Face, float]] = {}
+
+    def reset(self) -> None:
+        self._faces = {}
+
+    def previous(self, key: Hashable | None) -> tuple[Face, float] | None:
+        """The face's steadied landmarks on the frame it was last carried to, and that frame's time."""
+        return self._faces.get(key) if key is not None else None
+
+    def update(self, key: Hashable | None, measured: Face, step: np.ndarray | None, time: float) -> Face:
+        """The face steadied at ``time``: its previous steadied face moved by ``step`` (2x3, from the
+        frame before; None where it is not known) and drawn toward ``measured``."""
+        before = self._faces.get(key) if key is not None else None
+        if before is None or step is None or self.settle <= 0 or time <= before[1]:
+            steady = measured
+        else:
+            moved = transform_face(before[0], step)
+            pull = 1.0 - np.exp(-(time - before[1]) / self.settle)
+            steady = replace(moved, kps=(moved.kps + pull * (measured.kps - moved.kps)).astype(np.float32))
+        if key is not None:
+            self._faces[key] = (steady, time)
+        return steady
+
+    def keep(self, keys: Sequence[Hashable | None]) -> None:
+        """Forget the faces no longer carried."""
+        self._faces = {k: v for k, v in self._faces.items() if k in keys}
