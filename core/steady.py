@@ -16,6 +16,7 @@ constant-velocity Kalman filter of ``core.smooth``:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Hashable, Sequence
 from dataclasses import replace
 
@@ -51,41 +52,50 @@ class CameraPath:
         """The measured motion from the path's first frame to the latest (3x3)."""
         self.gray: np.ndarray | None = None
         """The flow image of the latest frame."""
-        self._corrections: dict[float, np.ndarray] = {}
+        self._times: list[float] = []
+        self._corrections: list[np.ndarray] = []
 
     def update(self, gray: np.ndarray, scale: float, time: float, faces: Sequence[Face]) -> None:
-        """Follow the background from the previous frame to this one (``gray``: its flow image)."""
+        """Follow the background from the previous frame to this one (``gray``: its flow image;
+        ``time`` later than the previous frame's)."""
         previous, self.gray = self.gray, gray
         if not self.settings.enabled:
             return
-        if previous is None or previous.shape != gray.shape:
+        step = None
+        if (
+            previous is not None
+            and previous.shape == gray.shape
+            and (not self._times or time > self._times[-1])
+        ):
+            step = background_transform(previous, gray, faces, scale)
+        if step is None:  # a first frame, a new size, or too little background to follow: a new path
             self.reset()
             self.gray = gray
         else:
-            step = background_transform(previous, gray, faces, scale)
-            if step is None:  # too little background to follow: measured motion from here on
-                self.reset()
-                self._gray = gray
-            else:
-                self._camera = _homogeneous(step) @ self._camera
+            self._camera = _homogeneous(step) @ self._camera
         height, width = gray.shape[:2]
         size = np.array([width, height]) / scale
         points = _ANCHORS * size
         measured = np.c_[points, np.ones(len(points))] @ self._camera[:2].T
         filtered = self._filter(measured, time, float(size[0])).astype(np.float64)
         smoothed = _homogeneous(umeyama(points, filtered))
-        self._corrections[time] = smoothed @ np.linalg.inv(self._camera)
-        while len(self._corrections) > _HISTORY:
-            del self._corrections[next(iter(self._corrections))]
+        self._times.append(time)
+        self._corrections.append(smoothed @ np.linalg.inv(self._camera))
+        del self._times[:-_HISTORY], self._corrections[:-_HISTORY]
 
     def correction(self, since: float, time: float) -> np.ndarray:
         """The move (2x3) that takes a face carried from frame ``since`` to frame ``time`` by the
         measured camera motion to where the filtered camera motion takes it."""
-        now = self._corrections.get(time)
-        then = self._corrections.get(since)
+        now, then = self._at(time), self._at(since)
         if now is None or then is None:  # a frame from before the path began: nothing to correct
             return np.eye(3)[:2]
         return (now @ np.linalg.inv(then))[:2]
+
+    def _at(self, time: float) -> np.ndarray | None:
+        """The correction of the latest frame at or before ``time`` (a swap's time may be taken a
+        little after the frame was shown)."""
+        index = bisect.bisect_right(self._times, time) - 1
+        return self._corrections[index] if index >= 0 else None
 
 
 class Steadier:
