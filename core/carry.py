@@ -52,6 +52,9 @@ class CarrySettings:
     camera: SmoothingSettings = field(default_factory=lambda: SmoothingSettings(noise=0.002, accel=0.03))
     """The camera path's filter (``core.steady.CameraPath``), in frame widths: a carried face moves
     by the filtered motion of the background instead of its frame-to-frame jerks."""
+    camera_limit: float = 0.002
+    """Frame widths: the filtered camera path keeps at most this far from the measured one, so a
+    real pan or zoom is followed closely while jerks smaller than this are smoothed away."""
     settle: float = 0.1
     """Seconds: the time constant with which a carried face moves onto the place of the latest
     swap (``core.steady.Steadier``; 0: pasted there at once)."""
@@ -122,7 +125,7 @@ class Carrier:
         self._snapshot: _Snapshot | None = None
         # Used by ``carry`` alone (one thread): where the pasted faces are steadied to.
         defaults = CarrySettings()
-        self._camera = CameraPath(defaults.camera)
+        self._camera = CameraPath(defaults.camera, defaults.camera_limit)
         self._steadier = Steadier(defaults.settle)
         self._last: Reference | None = None
         """The frame carried last."""
@@ -223,8 +226,8 @@ class Carrier:
         return SwapResult(out, faces, faces, regions, [k.crop for k in kept])
 
     def _configure(self, settings: CarrySettings) -> None:
-        if self._camera.settings != settings.camera:
-            self._camera = CameraPath(settings.camera)
+        if (self._camera.settings, self._camera.limit) != (settings.camera, settings.camera_limit):
+            self._camera = CameraPath(settings.camera, settings.camera_limit)
         if self._steadier.settle != settings.settle:
             self._steadier = Steadier(settings.settle)
 

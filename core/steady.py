@@ -39,10 +39,12 @@ def _homogeneous(m: np.ndarray) -> np.ndarray:
 
 class CameraPath:
     """The camera's motion over the frames shown, measured and filtered (``SmoothingSettings``
-    in frame widths); ``correction`` takes a measured position to the filtered path's."""
+    in frame widths), the filtered path held within ``limit`` frame widths of the measured one;
+    ``correction`` takes a measured position to the filtered path's."""
 
-    def __init__(self, settings: SmoothingSettings) -> None:
+    def __init__(self, settings: SmoothingSettings, limit: float) -> None:
         self.settings = settings
+        self.limit = limit
         self.reset()
 
     def reset(self) -> None:
@@ -78,6 +80,11 @@ class CameraPath:
         points = _ANCHORS * size
         measured = np.c_[points, np.ones(len(points))] @ self._camera[:2].T
         filtered = self._filter(measured, time, float(size[0])).astype(np.float64)
+        lag = filtered - measured
+        longest = float(np.linalg.norm(lag, axis=-1).max())
+        if longest > self.limit * size[0]:  # a real pan or zoom: follow it, at most ``limit`` behind
+            filtered = measured + lag * (self.limit * size[0] / longest)
+            self._filter.value = filtered
         smoothed = _homogeneous(umeyama(points, filtered))
         self._times.append(time)
         self._corrections.append(smoothed @ np.linalg.inv(self._camera))

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from helpers import read
@@ -95,3 +96,36 @@ def test_a_new_swap_is_settled_onto_rather_than_jumped_to(
         assert share[-1] == pytest.approx(1.0, abs=0.02), share
     offsets = moved[-1] - shift
     assert np.abs(offsets).max() < 0.1, "the whole face moved, rigidly"
+
+
+def test_a_fast_pan_is_followed_within_the_camera_limit(engine: Engine, faces_dir: Path) -> None:
+    """A camera panning 200 px in about half a second (up to 14 px a frame at 30 fps) over a still
+    scene: the steadied camera path keeps within ``camera_limit`` of the measured one, so the faces
+    are about as near their true place as those pasted where flow moves them."""
+    photo = read(faces_dir / "obama_oval_office_1080p.jpg")
+    t = np.arange(75) / 30.0
+    shifts = 100 * (1 + np.tanh((t - 1.1) / 0.5 * 3))
+
+    def view(x: float) -> np.ndarray:  # a 960 x 540 view of the photo, x pixels to the right
+        return cv2.warpAffine(photo, np.array([[0.5, 0.0, -x], [0.0, 0.5, -20.0]]), (960, 540))
+
+    frames = [view(x) for x in shifts]
+    rest = max(engine.detect(view(0.0)), key=lambda f: f.area).kps
+    errors = {}
+    for name, carry in (("steadied", CarrySettings()), ("as flow", AS_FLOW)):
+        session = LiveSession(engine, LiveSettings(carry=carry))
+        found, taken = [], None
+        for i, frame in enumerate(frames):
+            if i % 3 == 0 and taken is not None:
+                session.render(taken, wait=True)
+            carried = session.carry(frame, t[i]).swapped
+            if carried and i >= 10:
+                truth = rest - [shifts[i], 0.0]
+                found.append(float(np.linalg.norm(carried[0].kps - truth, axis=-1).mean()))
+            if i % 3 == 0:
+                taken = session.analyse(frame, t[i])
+        assert len(found) == len(frames) - 10, name
+        errors[name] = np.array(found)
+    limit = CarrySettings().camera_limit * 960
+    assert errors["steadied"].mean() <= 1.1 * errors["as flow"].mean(), errors
+    assert errors["steadied"].max() <= errors["as flow"].max() + limit, errors
