@@ -183,12 +183,14 @@ class Carrier:
         self._configure(settings)
         if snapshot is None or not snapshot.kept:
             self._camera.reset()
+            self._steadier.reset()
             return SwapResult(out, [], [], [])
         current = Reference.of(frame)
         stale = time - snapshot.time > settings.max_age or not settings.enabled
         if stale or is_cut(snapshot.reference.thumb, current.thumb, cuts):
             self._replace(snapshot, None)
             self._camera.reset()
+            self._steadier.reset()
             return SwapResult(out, [], [], [])
         previous = snapshot.reference
         kept, moves = [], []

@@ -29,6 +29,9 @@ from .types import Face
 
 _HISTORY = 256
 """Frames whose camera correction is remembered, so a swap that arrives late finds its frame's."""
+_JUMP = 0.1
+"""Face sizes: a swap placed this far from the steadied face is somewhere else, not jitter: it is
+pasted there at once."""
 _ANCHORS = np.array([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]])
 """Where the camera path is followed, in frame widths and heights."""
 
@@ -124,12 +127,13 @@ class Steadier:
         """The face steadied at ``time``: its previous steadied face moved by ``step`` (2x3, from the
         frame before; None where it is not known) and drawn toward ``measured``."""
         before = self._faces.get(key) if key is not None else None
-        if before is None or step is None or self.settle <= 0 or time <= before[1]:
-            steady = measured
-        else:
+        steady = measured
+        if before is not None and step is not None and self.settle > 0 and time > before[1]:
             moved = transform_face(before[0], step)
-            pull = 1.0 - np.exp(-(time - before[1]) / self.settle)
-            steady = replace(moved, kps=(moved.kps + pull * (measured.kps - moved.kps)).astype(np.float32))
+            gap = measured.kps - moved.kps
+            if np.linalg.norm(gap, axis=-1).max() <= _JUMP * np.sqrt(max(measured.area, 1.0)):
+                pull = 1.0 - np.exp(-(time - before[1]) / self.settle)
+                steady = replace(moved, kps=(moved.kps + pull * gap).astype(np.float32))
         if key is not None:
             self._faces[key] = (steady, time)
         return steady

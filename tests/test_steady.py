@@ -96,6 +96,11 @@ def test_a_new_swap_is_settled_onto_rather_than_jumped_to(
         assert share[-1] == pytest.approx(1.0, abs=0.02), share
     offsets = moved[-1] - shift
     assert np.abs(offsets).max() < 0.1, "the whole face moved, rigidly"
+    # A swap a fifth of the face away is somewhere else, not jitter: pasted there at once.
+    far = np.array([0.2 * np.sqrt(first.swapped[0].area), 0.0])
+    session.carrier.publish(_shifted(first, far), Reference.of(frame), 17 / FPS, keys)
+    jumped = session.carry(frame, 17 / FPS).swapped[0].kps - before
+    assert np.abs(jumped - far).max() < 0.1
 
 
 def test_a_fast_pan_is_followed_within_the_camera_limit(engine: Engine, faces_dir: Path) -> None:
