@@ -3,15 +3,17 @@
 Smooth motion pastes the latest swapped faces where optical flow moves them, and flow follows
 the picture exactly: a camera's frame-to-frame jerks (a zoomed or scaled clip's rounding shifts
 the whole picture by up to a pixel, unevenly) come through in full, while the live session
-smooths its detections past them. Two filters steady the pasted faces, both the
-constant-velocity Kalman filter of ``core.smooth``:
+smooths its detections past them. Two things steady the pasted faces:
 
 - ``CameraPath`` follows the background (the picture outside the faces) frame to frame and
-  filters that camera path. A face is moved by the filtered camera motion since its swap
-  instead of the measured one. A still camera changes nothing, nor does a head moving over a
-  still background: its motion is its own, not the camera's, and is kept as measured.
-- ``FaceSteadier`` filters each face's landmarks, in face sizes. A newly swapped face is one
-  more measurement of where the face is, so it blends in rather than pops.
+  filters that camera path with the constant-velocity Kalman filter of ``core.smooth``, held
+  within a small distance of the measured path. A face is moved by the filtered camera motion
+  since its swap instead of the measured one. A still camera changes nothing, nor does a head
+  moving over a still background: its motion is its own, not the camera's, and is kept as measured.
+- ``Steadier`` keeps each face's steadied landmarks, moves them along with the face's flow
+  frame by frame, and draws them toward where the latest swap places the face, so a new swap
+  blends in over a few frames rather than pops, and the detections' jitter that each new swap
+  brings is averaged away.
 """
 
 from __future__ import annotations
