@@ -352,8 +352,9 @@ def carried_runs(
     As the OBS filter's smooth motion with a model that needs ``every`` frames' time per frame:
     it takes a frame, analyses it and swaps it, and is done when it takes the next one, every
     ``every`` frames (``LiveSession.process``); every frame gets the latest swapped faces moved
-    there by optical flow (``LiveSession.carry``). Each carried face is measured against the
-    detection nearest to it on that frame.
+    there by optical flow and steadied (``LiveSession.carry``, ``core.steady``), with the
+    filter's defaults and the same timestamp for a frame's carry and analysis. Each carried face
+    is measured against the detection nearest to it on that frame.
     """
     session = LiveSession(engine, settings)
     detected = Tracker()

@@ -12,6 +12,7 @@ as itself.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -189,17 +190,49 @@ def flow_transform(previous: np.ndarray, current: np.ndarray, face: Face, scale:
     """The similarity transform (2x3, frame pixels) that moved ``face`` between two flow images."""
     x1, y1, x2, y2 = face.bbox * scale
     grid = np.stack(np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)), axis=-1).reshape(-1, 2)
-    points = np.vstack([face.kps * scale, grid * [x2 - x1, y2 - y1] + [x1, y1]]).astype(np.float32)
+    points = np.vstack([face.kps * scale, grid * [x2 - x1, y2 - y1] + [x1, y1]])
+    return _points_transform(previous, current, points, scale, 6, 2.0)
+
+
+def background_transform(
+    previous: np.ndarray, current: np.ndarray, faces: Sequence[Face], scale: float
+) -> np.ndarray | None:
+    """The similarity transform (2x3, frame pixels) that moved the picture outside ``faces``: the
+    camera's motion, where the background can be followed (None where too little of it shows)."""
+    height, width = previous.shape[:2]
+    xs, ys = np.meshgrid(np.linspace(0.04, 0.96, 12) * width, np.linspace(0.06, 0.94, 8) * height)
+    points = np.stack([xs.ravel(), ys.ravel()], axis=-1)
+    outside = np.ones(len(points), dtype=bool)
+    for face in faces:
+        x1, y1, x2, y2 = face.bbox * scale
+        margin_x, margin_y = 0.25 * (x2 - x1), 0.25 * (y2 - y1)  # hair and neck move with the head
+        outside &= ~(
+            (points[:, 0] > x1 - margin_x)
+            & (points[:, 0] < x2 + margin_x)
+            & (points[:, 1] > y1 - margin_y)
+            & (points[:, 1] < y2 + 2 * margin_y)
+        )
+    return _points_transform(previous, current, points[outside], scale, 12, 1.0)
+
+
+def _points_transform(
+    previous: np.ndarray, current: np.ndarray, points: np.ndarray, scale: float, least: int, threshold: float
+) -> np.ndarray | None:
+    """The similarity that best explains how ``points`` (flow-image pixels) moved, in frame pixels;
+    None when fewer than ``least`` points are followed and agree within ``threshold`` pixels."""
+    if len(points) < least:
+        return None
+    points = points.astype(np.float32)
     moved, status, _ = cv2.calcOpticalFlowPyrLK(
         previous, current, points[:, None], None, winSize=(21, 21), maxLevel=3
     )
     ok = status.ravel() == 1
-    if ok.sum() < 6:
+    if ok.sum() < least:
         return None
     m, inliers = cv2.estimateAffinePartial2D(
-        points[ok], moved[ok, 0], method=cv2.RANSAC, ransacReprojThreshold=2.0
+        points[ok], moved[ok, 0], method=cv2.RANSAC, ransacReprojThreshold=threshold
     )
-    if m is None or inliers is None or inliers.sum() < 6:
+    if m is None or inliers is None or inliers.sum() < least:
         return None
     m[:, 2] /= scale  # back to full-resolution pixels: same rotation and scale, scaled shift
     return m
