@@ -310,21 +310,14 @@ class _Runs:
         ]
 
 
-def landmark_tracks(
-    engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each face's raw (detected) and live (output) landmarks, frame by frame, through a live session.
-
-    A track is cut into runs of consecutive frames where the face was detected. With
-    ``settings.lookahead`` each frame's live landmarks are those refined by the next frame, as
-    ``LivePipeline`` swaps them.
-    """
-    return [(raw, live) for _, raw, live in _landmark_runs(engine, frames, fps, settings)]
-
-
 def _landmark_runs(
     engine: Engine, frames: Iterable[np.ndarray], fps: float, settings: LiveSettings
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Each face's raw (detected) and live (output) landmarks through a live session: (first frame,
+    raw, live) per run of consecutive frames where the face was detected. With
+    ``settings.lookahead`` each frame's live landmarks are those refined by the next frame, as
+    ``LivePipeline`` swaps them.
+    """
     session = LiveSession(engine, settings)
     runs = _Runs()
     for index, frame in enumerate(frames):
