@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .detail import add_detail, detail_weight
+from .detail import add_detail, crop_to_weight, detail_weight
 from .types import Frame, Mask, Matrix
 from .warp import warp_bgr, warp_bgra
 
@@ -203,7 +203,7 @@ def paste_into(
         if weight is True:
             weight = detail_weight(swapped, original)
         if weight is not None:
-            weight = cv2.warpAffine(weight, local, dsize, borderValue=0.0)
+            weight = cv2.warpAffine(weight, crop_to_weight(local, size, weight), dsize, borderValue=0.0)
         fake = add_detail(fake, roi, unwarped, float(detail), weight)
     if solid is None:
         roi[...] = cv2.blendLinear(fake, roi, mask, 1.0 - mask)
