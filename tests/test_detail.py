@@ -14,8 +14,8 @@ import pytest
 from helpers import ghost_measure, psnr, read
 
 from inswapper_live.core import paste, synthetic
-from inswapper_live.core.align import estimate_norm, warp_face
-from inswapper_live.core.detail import detail_weight
+from inswapper_live.core.align import ARCFACE_TEMPLATE, estimate_norm, warp_face
+from inswapper_live.core.detail import add_detail, crop_to_weight, detail_weight
 from inswapper_live.core.engine import Engine, EngineSettings
 from inswapper_live.core.source import SourceFace
 
@@ -127,3 +127,34 @@ def test_weight_follows_the_targets_structure() -> None:
     assert detail_weight(flat, original).mean() < 0.05
     other = cv2.GaussianBlur(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8), (0, 0), 1.5)
     assert detail_weight(other, original).mean() < 0.1
+
+
+def test_weight_sampled_from_its_own_grid_lands_where_the_enlarged_one_does() -> None:
+    """A 512 crop's weight stays at 128 and is warped into the frame from there: the same places
+    as enlarging it to 512 first (``cv2.resize``) and warping that, up to the second interpolation
+    (a scaling without resize's half-pixel shift is 50x further off)."""
+    rng = np.random.default_rng(5)
+    weight = np.clip(cv2.GaussianBlur(rng.random((128, 128), dtype=np.float32), (0, 0), 4) * 4 - 1.5, 0, 1)
+    kps = (ARCFACE_TEMPLATE * 3 + 40).astype(np.float32)
+    inverse = cv2.invertAffineTransform(estimate_norm(kps, 512))
+    enlarged = cv2.warpAffine(cv2.resize(weight, (512, 512)), inverse, (480, 480), borderValue=0.0)
+    direct = cv2.warpAffine(weight, crop_to_weight(inverse, 512, weight), (480, 480), borderValue=0.0)
+    inside = cv2.erode((enlarged > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # off the crop's edge
+    assert inside.mean() > 0.3
+    error = np.abs(direct - enlarged)[inside]
+    assert error.mean() < 5e-4
+    assert error.max() < 0.005
+    assert np.allclose(crop_to_weight(inverse, 128, weight), inverse)  # a 128 crop's weight is its own size
+
+
+def test_detail_weight_steps_move_a_pixel_by_one_grey_level_at_most() -> None:
+    """The weight is applied in 1/255 steps: against the exact float sum, no pixel is off by more
+    than one level, and weights of exactly 0 and 1 give exact results."""
+    rng = np.random.default_rng(6)
+    fake, roi, unwarped = (rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(3))
+    weight = rng.random((64, 64), dtype=np.float32)
+    weight[:8], weight[8:16] = 0.0, 1.0
+    out = add_detail(fake, roi, unwarped, 1.0, weight).astype(np.float64)
+    exact = np.clip(fake + weight[..., None] * (roi.astype(np.float64) - unwarped), 0, 255)
+    assert np.abs(out - exact).max() <= 1.0
+    assert np.array_equal(out[:16], np.round(exact[:16]))
