@@ -276,7 +276,6 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "gs_stagesurface_create": (P, [c_uint32, c_uint32, c_int]),
     "gs_stagesurface_destroy": (None, [P]),
     "gs_stage_texture": (None, [P, P]),
-    "gs_flush": (None, []),
     "gs_stagesurface_map": (c_bool, [P, POINTER(P), POINTER(c_uint32)]),
     "gs_stagesurface_unmap": (None, [P]),
     "gs_texture_create": (P, [c_uint32, c_uint32, c_int, c_uint32, P, c_uint32]),
