@@ -37,6 +37,7 @@ from .smooth import SmoothingSettings
 from .steady import CameraPath, Steadier
 from .track import flow_image, flow_transform, transform_face
 from .types import Face, Frame, Mask
+from .warp import compose
 
 
 @dataclass(frozen=True)
@@ -105,16 +106,9 @@ class _Snapshot:
     """The processed frame's time: the faces' age is counted from it."""
 
 
-def _compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """The 2x3 transform that applies ``first``, then ``second``."""
-    return second[:, :2] @ first + np.r_[0.0, 0.0, 1.0] * second[:, 2:]
-
-
 def _moved(crop: SwappedCrop, m: np.ndarray) -> SwappedCrop:
     """The crop's frame-to-crop matrix after the face moved by ``m`` (frame to frame, 2x3)."""
-    back = cv2.invertAffineTransform(m)
-    matrix = crop.matrix @ np.vstack([back, [0.0, 0.0, 1.0]])
-    return replace(crop, matrix=matrix)
+    return replace(crop, matrix=compose(crop.matrix, cv2.invertAffineTransform(m)))
 
 
 class Carrier:
@@ -182,16 +176,12 @@ class Carrier:
             snapshot = self._snapshot
         self._configure(settings)
         if snapshot is None or not snapshot.kept:
-            self._camera.reset()
-            self._steadier.reset()
-            return SwapResult(out, [], [], [])
+            return self._nothing_carried(out)
         current = Reference.of(frame)
         stale = time - snapshot.time > settings.max_age or not settings.enabled
         if stale or is_cut(snapshot.reference.thumb, current.thumb, cuts):
             self._replace(snapshot, None)
-            self._camera.reset()
-            self._steadier.reset()
-            return SwapResult(out, [], [], [])
+            return self._nothing_carried(out)
         previous = snapshot.reference
         kept, moves = [], []
         if previous.gray.shape == current.gray.shape:
@@ -227,6 +217,12 @@ class Carrier:
         faces = [k.face for k in kept]
         return SwapResult(out, faces, faces, regions, [k.crop for k in kept])
 
+    def _nothing_carried(self, out: Frame) -> SwapResult:
+        """``out`` as it is: no faces to carry, so the steadying starts again with the next ones."""
+        self._camera.reset()
+        self._steadier.reset()
+        return SwapResult(out, [], [], [])
+
     def _configure(self, settings: CarrySettings) -> None:
         if (self._camera.settings, self._camera.limit) != (settings.camera, settings.camera_limit):
             self._camera = CameraPath(settings.camera, settings.camera_limit)
@@ -252,7 +248,7 @@ class Carrier:
             if move is None:
                 move = flow_transform(before, current.gray, last[0], current.scale)
             if move is not None:
-                step = _compose(self._camera.correction(last[1], time), move)
+                step = compose(self._camera.correction(last[1], time), move)
         steady = self._steadier.update(item.key, measured, step, time)
         m = umeyama(item.face.kps, steady.kps)
         return replace(item, face=transform_face(item.face, m), crop=_moved(item.crop, m))

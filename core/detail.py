@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .types import Frame, Mask, Matrix
+from .warp import compose
 
 KEEP_ABOVE = 0.8
 """Share of the target's structure present in the swap above which all of its detail is kept."""
@@ -76,7 +77,7 @@ def crop_to_weight(matrix: Matrix, size: int, weight: Mask) -> Matrix:
     """``matrix`` (from a size x size crop) for a weight of that crop at its own, smaller size:
     the same sample positions as ``cv2.resize`` to the crop and then ``matrix``."""
     k = size / weight.shape[0]
-    return matrix @ np.array([[k, 0.0, (k - 1.0) / 2.0], [0.0, k, (k - 1.0) / 2.0], [0.0, 0.0, 1.0]])
+    return compose(matrix, np.array([[k, 0.0, (k - 1.0) / 2.0], [0.0, k, (k - 1.0) / 2.0]]))
 
 
 def add_detail(fake: Frame, roi: Frame, unwarped: Frame, amount: float, weight: Mask | None) -> Frame:

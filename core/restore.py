@@ -38,6 +38,7 @@ from .resolve import resolve
 from .runtime import RuntimeSettings, create_session
 from .swap import from_output, to_blob
 from .types import Frame, Landmarks, Matrix
+from .warp import compose
 
 FFHQ_TEMPLATE_512 = np.array(
     [
@@ -98,11 +99,6 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     """Cached arrays are shared by every engine: make them read-only."""
     array.flags.writeable = False
     return array
-
-
-def _compose(outer: Matrix, inner: Matrix) -> Matrix:
-    """``outer`` after ``inner``, both 2 x 3."""
-    return np.hstack([outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2:] + outer[:, 2:]])
 
 
 class Restorer:
@@ -213,7 +209,7 @@ def restore_swaps(
         big_original, big_matrix = original, matrix
         if big != s:
             big_original = rescale_crop(original, big)
-            big_matrix = _compose(_rescale(s, big), matrix)
+            big_matrix = compose(_rescale(s, big), matrix)
         back = cv2.warpAffine(
             face,
             _between(big, size),
@@ -243,7 +239,7 @@ def _restorer_input(frame: Frame, swapped: Frame, matrix: Matrix, size: int) -> 
     """The swapped face in the FFHQ template at ``size``, with the frame around the swap crop."""
     s = swapped.shape[0]
     between = _between(s, size)
-    around = cv2.warpAffine(frame, _compose(between, matrix), (size, size), borderValue=0.0)
+    around = cv2.warpAffine(frame, compose(between, matrix), (size, size), borderValue=0.0)
     face = cv2.warpAffine(swapped, between, (size, size), borderMode=cv2.BORDER_REPLICATE)
     inside, outside = _inside(s, size)
     return cv2.blendLinear(face, around, inside, outside)

@@ -36,6 +36,11 @@ def shifted(matrix: Matrix, x0: int, y0: int) -> Matrix:
     return out
 
 
+def compose(outer: Matrix, inner: Matrix) -> Matrix:
+    """The 2 x 3 affine transform that applies ``inner``, then ``outer`` (both 2 x 3)."""
+    return np.hstack([outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2:] + outer[:, 2:]])
+
+
 def warp_bgra(image: Frame, matrix: Matrix, dsize: tuple[int, int], alpha: int = 255) -> np.ndarray:
     """Bilinear warp of a BGR (or BGRA) uint8 image to BGRA, zeros outside; alpha is the coverage."""
     return _warp_region(image, matrix, dsize, source_box(matrix, dsize, *image.shape[:2]), alpha)

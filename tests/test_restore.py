@@ -20,7 +20,6 @@ from inswapper_live.core.restore import (
     Restorer,
     RestoreSettings,
     _between,
-    _compose,
     _restorer_input,
     ffhq_crop,
     paste_size,
@@ -29,6 +28,7 @@ from inswapper_live.core.restore import (
 from inswapper_live.core.runtime import RuntimeSettings
 from inswapper_live.core.source import SourceFace
 from inswapper_live.core.swap import Swapper
+from inswapper_live.core.warp import compose
 
 PHOTOS = ("obama_official_portrait.jpg", "pexels_woman_neutral.jpeg", "grace_hopper.jpg")
 GROUP = "pexels_group_meeting_4faces.jpeg"
@@ -98,11 +98,11 @@ def test_restorer_input_is_ffhq_aligned_from_the_swap_crop(faces_dir, yunet) -> 
     mapped = np.c_[face.kps, np.ones(5)] @ matrix.T
     assert np.abs(mapped - FFHQ_TEMPLATE_512).mean() < 8  # a 5-point fit to a smiling face, not exact
     crop, m = warp_face(frame, face.kps, 512)
-    via_swap = np.c_[face.kps, np.ones(5)] @ _compose(_between(512, 512), m).T
+    via_swap = np.c_[face.kps, np.ones(5)] @ compose(_between(512, 512), m).T
     assert np.abs(via_swap - mapped).max() < 3
     # The crop itself: the swap crop (here the unchanged target) brought in, the frame around it.
     composed = _restorer_input(frame, crop, m, 512)
-    expected = cv2.warpAffine(frame, _compose(_between(512, 512), m), (512, 512))
+    expected = cv2.warpAffine(frame, compose(_between(512, 512), m), (512, 512))
     assert psnr(composed, expected) > 35
     assert direct.shape == composed.shape
 
