@@ -313,13 +313,17 @@ def _xdotool(display: str, *args: str) -> str:
     return proc.stdout.strip()
 
 
+def _geometry(display: str, window: str) -> dict[str, str]:
+    geometry = _xdotool(display, "getwindowgeometry", "--shell", window)
+    return dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+
+
 def _window(display: str, name: str, timeout: float = 10.0) -> tuple[str, int, int]:
     """(id, x, y) of the visible window titled ``name``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         for window in _xdotool(display, "search", "--onlyvisible", "--name", name).split():
-            geometry = _xdotool(display, "getwindowgeometry", "--shell", window)
-            values = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+            values = _geometry(display, window)
             return window, int(values["X"]), int(values["Y"])
         time.sleep(0.2)
     raise RuntimeError(f"no window named {name!r} on {display}")
@@ -348,7 +352,30 @@ def open_scripts_dialog(display: str) -> str:
     return window
 
 
-def click_reload_scripts(display: str) -> None:
-    """Click the Scripts dialog's Reload Scripts button with the mouse."""
-    _, x, y = _window(display, "^Scripts$")
-    _xdotool(display, "mousemove", str(x + RELOAD_BUTTON[0]), str(y + RELOAD_BUTTON[1]), "click", "1")
+def click_reload_scripts(display: str) -> str:
+    """Click the Scripts dialog's Reload Scripts button with the mouse, as a user does: once the
+    dialog has stopped moving, point at the button, then press. Returns where the pointer was, for
+    a failure message."""
+    window, x, y = _settled_window(display, "^Scripts$")
+    _xdotool(display, "mousemove", str(x + RELOAD_BUTTON[0]), str(y + RELOAD_BUTTON[1]))
+    time.sleep(0.3)
+    _xdotool(display, "click", "1")
+    return f"Scripts dialog {window} at ({x}, {y}); pointer {_xdotool(display, 'getmouselocation')}"
+
+
+def _settled_window(
+    display: str, name: str, still: float = 0.5, timeout: float = 10.0
+) -> tuple[str, int, int]:
+    """(id, x, y) of the window titled ``name`` once its geometry has not changed for ``still`` seconds."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < end:
+        window, _, _ = _window(display, name)
+        values = _geometry(display, window)
+        now = (window, values["X"], values["Y"], values["WIDTH"], values["HEIGHT"])
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return window, int(values["X"]), int(values["Y"])
+        time.sleep(0.1)
+    raise RuntimeError(f"the window named {name!r} on {display} kept moving: {last}")

@@ -332,9 +332,14 @@ def test_reload_scripts_button_keeps_live_filters_working(display, models, clips
         open_scripts_dialog(gui.env["DISPLAY"])
         stopped = f"Face Swap filter '{FILTER}' stopped"
         for reload in (1, 2):
-            click_reload_scripts(gui.env["DISPLAY"])
-            assert wait_until(lambda reload=reload: gui.log().count(stopped) >= reload, 10), (
-                f"reload {reload} did not unload the script:\n{gui.log()[-3000:]}"
+            clicks = []
+            while len(clicks) < 2 and not gui.log().count(stopped) >= reload:
+                # A user clicks again when the first click shows nothing; a loaded CI machine once
+                # lost the first click after the dialog opened (no unload, nothing logged).
+                clicks.append(click_reload_scripts(gui.env["DISPLAY"]))
+                wait_until(lambda reload=reload: gui.log().count(stopped) >= reload, 8)
+            assert gui.log().count(stopped) == reload, (
+                f"reload {reload} did not unload the script once ({clicks}):\n{gui.log()[-3000:]}"
             )
             time.sleep(1.0)
             assert "spec not found" not in gui.log() and "Traceback" not in gui.log(), gui.log()[-3000:]
