@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .formats import SUPPORTED, FrameView, PixelFormat, format_name, plane_sizes
+from .hotkeys import SwapHotkeys
 from .libobs import OBS_SOURCE_ASYNC, Libobs, frame_at, text
 from .model import SwapModel
 from .properties import (
@@ -123,6 +124,7 @@ class FaceSwapFilter:
         self.name = name
         self.model = SwapModel()
         self.readback = Readback(obs)
+        self.hotkeys = SwapHotkeys(obs, context, name)
         self._lock = threading.Lock()
         self._wanted = settings
         self._worker: FrameWorker | None = None
@@ -133,6 +135,8 @@ class FaceSwapFilter:
         self._closed = False
         self._unsupported: set[int] = set()
         """Pixel formats (libobs values) seen and passed through unswapped, named in the status."""
+        self._was_off = False
+        """Switched off since the last ``video_render``: the readback's patches are stale."""
         self._worker_for_frames()
 
     # ------------------------------------------------------------ worker plumbing
@@ -222,9 +226,19 @@ class FaceSwapFilter:
         return self._parent or 0, self._parent_flags
 
     def video_tick(self) -> None:
-        """Every frame, before any is drawn: the capture readback's GPU work (none for async sources)."""
+        """Every frame, before any is drawn: the capture readback's GPU work (none for async
+        sources). OBS ticks a filter that is switched off too, but skips it otherwise: what it
+        holds then is let go at once, so switching it on again never shows a frame from before."""
+        self.hotkeys.register(self._source()[0])
         with self._lock:
-            worker = self._worker
+            worker, carrier = self._worker, self._carrier
+        if not self.obs.obs_source_enabled(self.context):
+            for holder in (worker, carrier.worker if carrier is not None else None):
+                if holder is not None and holder.held:
+                    holder.flush()
+            self._was_off = True
+            self.readback.tick(None)
+            return
         holding = worker is not None and self.model.status.state in _HOLDING
         self.readback.tick(worker if holding else None)
 
@@ -237,6 +251,9 @@ class FaceSwapFilter:
             obs.obs_source_skip_video_filter(self.context)  # no worker for it: none is started
             return
         worker = self._worker_for_frames()
+        if self._was_off:
+            self._was_off = False
+            self.readback.forget_result()
         width, height = obs.obs_source_get_base_width(target), obs.obs_source_get_base_height(target)
         if worker is None or self.model.status.state not in _HOLDING or not width or not height:
             if worker is not None and worker.held:
@@ -250,6 +267,7 @@ class FaceSwapFilter:
         """Removed from its source: hand every held frame back to the source now, the one in
         inference included, and let the worker finish on its own (never waited for)."""
         summary = self.status_text()
+        self.hotkeys.unregister()
         with self._lock:
             worker, self._worker = self._worker, None
             carrier, self._carrier = self._carrier, None
@@ -265,6 +283,7 @@ class FaceSwapFilter:
         """Destroyed or the script unloads: as ``remove``, and free the GPU objects."""
         with self._lock:
             self._closed = True
+        self.hotkeys.close()
         self.remove()
         self.readback.destroy()
 

@@ -202,6 +202,14 @@ ModifiedFn = CFUNCTYPE(c_bool, c_void_p, c_void_p, c_void_p, c_void_p)
 """obs_property_modified2_t(priv, props, property, settings)."""
 ClickedFn = CFUNCTYPE(c_bool, c_void_p, c_void_p, c_void_p)
 """obs_property_clicked_t(props, property, data)."""
+HotkeyPairFn = CFUNCTYPE(c_bool, c_void_p, c_size_t, c_void_p, c_bool)
+"""obs_hotkey_active_func(data, pair id, hotkey, pressed): True when it acted."""
+OBS_INVALID_HOTKEY_PAIR_ID = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
+
+
+class ObsKeyCombination(Structure):
+    _fields_ = [("modifiers", c_uint32), ("key", c_int)]
+
 
 P = c_void_p
 S = c_char_p
@@ -221,6 +229,12 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_source_get_settings": (P, [P]),
     "obs_source_get_name": (S, [P]),
     "obs_source_enabled": (c_bool, [P]),
+    "obs_source_set_enabled": (None, [P, c_bool]),
+    # hotkeys
+    "obs_hotkey_pair_register_source": (c_size_t, [P, S, S, S, S, HotkeyPairFn, HotkeyPairFn, P, P]),
+    "obs_hotkey_pair_unregister": (None, [c_size_t]),
+    "obs_hotkey_pair_save": (None, [c_size_t, POINTER(P), POINTER(P)]),
+    "obs_hotkey_pair_load": (None, [c_size_t, P, P]),
     "obs_source_video_render": (None, [P]),
     "obs_source_default_render": (None, [P]),
     "obs_source_draw": (None, [P, c_int, c_int, c_uint32, c_uint32, c_bool]),
@@ -234,6 +248,8 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_data_array_count": (c_size_t, [P]),
     "obs_data_array_item": (P, [P, c_size_t]),
     "obs_data_array_release": (None, [P]),
+    "obs_data_set_array": (None, [P, S, P]),
+    "obs_data_erase": (None, [P, S]),
     "obs_data_set_string": (None, [P, S, S]),
     "obs_data_set_default_string": (None, [P, S, S]),
     "obs_data_set_default_int": (None, [P, S, c_longlong]),
@@ -304,7 +320,6 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_source_update": (None, [P, P]),
     "obs_source_filter_add": (None, [P, P]),
     "obs_source_filter_remove": (None, [P, P]),
-    "obs_source_set_enabled": (None, [P, c_bool]),
     "obs_source_output_video": (None, [P, POINTER(ObsSourceFrame)]),
     "obs_source_set_async_unbuffered": (None, [P, c_bool]),
     "obs_set_output_source": (None, [c_uint32, P]),
@@ -318,6 +333,10 @@ _FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "obs_get_lagged_frames": (c_uint32, []),
     "os_gettime_ns": (c_uint64, []),
     "bnum_allocs": (c_long, []),
+    "obs_hotkey_inject_event": (None, [ObsKeyCombination, c_bool]),
+    "obs_key_from_name": (c_int, [S]),
+    "obs_data_array_create": (P, []),
+    "obs_data_array_push_back": (c_size_t, [P, P]),
     "profiler_start": (None, []),
     "profiler_stop": (None, []),
     "profile_snapshot_create": (P, []),

@@ -116,6 +116,8 @@ class FrameWorker(Generic[T]):
         self._pending: deque[_Item[T]] = deque()
         self._done: deque[_Item[T]] = deque()
         self._busy: _Item[T] | None = None
+        self._discard_busy = False
+        """``flush`` ran while the busy item was processed: it is released, not returned."""
         self._poked = prepare is not None
         self._closing = False
         self._seq = 0
@@ -170,12 +172,14 @@ class FrameWorker(Generic[T]):
             self._cond.notify()
 
     def flush(self) -> None:
-        """Release every frame not yet being processed (the filter went to pass-through)."""
+        """Release every frame not yet being processed, and the one in progress once it is done
+        (the filter went to pass-through: none of them may be shown later)."""
         with self._cond:
             values = [i.value for i in self._pending] + [i.value for i in self._done]
             self.stats.dropped += len(values)
             self._pending.clear()
             self._done.clear()
+            self._discard_busy = self._busy is not None
         for value in values:
             self._release(value)
 
@@ -246,10 +250,14 @@ class FrameWorker(Generic[T]):
             with self._cond:
                 self._busy = None
                 closed = self._closing
-                if not closed:
+                discard, self._discard_busy = self._discard_busy, False
+                if discard:
+                    self.stats.dropped += 1
+                elif not closed:
                     self._done.append(item)  # returned by take(), or released by close()
-            if closed:  # close() did not wait for this item: it is this thread's to release
+            if closed or discard:  # not kept: it is this thread's to release
                 self._release(item.value)
+            if closed:
                 return
 
     def _call(self, fn: Callable[..., None], *args: object) -> bool:

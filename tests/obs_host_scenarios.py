@@ -25,6 +25,7 @@ from obs_frames import make_frame
 from inswapper_live.obs_plugin import registration
 from inswapper_live.obs_plugin.formats import PixelFormat
 from inswapper_live.obs_plugin.host import TEST_SOURCE_ID, HostSettings, ObsHost
+from inswapper_live.obs_plugin.libobs import ObsKeyCombination
 from inswapper_live.obs_plugin.readback import Readback
 
 FPS = 30
@@ -419,7 +420,87 @@ def scenario_smooth(host: ObsHost, cfg: dict, out: Path) -> dict:
     return result
 
 
+def _bind(obs, pair: int, key: str) -> None:
+    """``key`` on both halves of a hotkey pair (a toggle), as Settings > Hotkeys binds it."""
+    arrays = []
+    for _ in range(2):
+        array, item = (
+            obs.obs_data_array_create(),
+            obs.obs_data_create_from_json(json.dumps({"key": key}).encode()),
+        )
+        obs.obs_data_array_push_back(array, item)
+        obs.obs_data_release(item)
+        arrays.append(array)
+    obs.obs_hotkey_pair_load(pair, *arrays)
+    for array in arrays:
+        obs.obs_data_array_release(array)
+
+
+def _press(obs, key: str) -> None:
+    combination = ObsKeyCombination(0, obs.obs_key_from_name(key.encode()))
+    obs.obs_hotkey_inject_event(combination, True)
+    obs.obs_hotkey_inject_event(combination, False)
+
+
+def scenario_hotkeys(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """The filter's hotkey pair bound to one key: a toggle. Switched on again after the picture
+    changed, no frame from before shows; the binding survives a script reload; removed, the key
+    does nothing."""
+    obs = host.obs
+    image = cv2.imread(cfg["image"])
+    face, blank = make_frame(image, PixelFormat.I420), make_frame(np.full_like(image, 90), PixelFormat.I420)
+    source = host.create_source(TEST_SOURCE_ID, "camera")
+    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    obs.obs_source_set_enabled(face_swap, False)
+    push(host, source, face, 0.3)
+    plain = host.screenshot(source)
+    push(host, source, blank, 0.3)
+    blank_plain = host.screenshot(source)
+    obs.obs_source_set_enabled(face_swap, True)
+    result: dict = {
+        "swapped": push_until(host, source, face, lambda: face_changed(host, source, plain), 30.0)
+    }
+    pair = filter_of(host, face_swap).hotkeys.pair
+    result["registered"] = pair is not None
+    _bind(obs, pair, "OBS_KEY_F5")
+
+    def toggle_and_show(frame) -> list[int]:
+        """Press the key, then push ``frame`` for a third of a second: pixels changed against
+        the frame as it is, after each push."""
+        _press(obs, "OBS_KEY_F5")
+        reference = plain if frame is face else blank_plain
+        changed = []
+        for _ in range(10):
+            host.output_frame(source, frame)
+            time.sleep(1 / FPS)
+            changed.append(int(np.any(host.screenshot(source) != reference, axis=2).sum()))
+        return changed
+
+    result["off_changed"] = toggle_and_show(face)
+    result["off"] = not obs.obs_source_enabled(face_swap)
+    push(host, source, blank, 0.5)  # the picture changes while the real face shows
+    result["on_changed"] = toggle_and_show(blank)  # a frame from before would show the face
+    result["on"] = bool(obs.obs_source_enabled(face_swap))
+
+    sys.path.append(str(SCRIPT.parent))  # a script reload, as in scenario_lifecycle
+    script = importlib.import_module(SCRIPT.stem)
+    script.script_load(None)
+    script.script_unload()
+    script = importlib.reload(script)
+    script.script_load(None)
+    push_until(host, source, face, lambda: filter_of(host, face_swap).hotkeys.pair is not None, 10.0)
+    result["reloaded_off"] = toggle_and_show(face)
+    result["off_after_reload"] = not obs.obs_source_enabled(face_swap)
+    _press(obs, "OBS_KEY_F5")
+    result["on_after_reload"] = bool(obs.obs_source_enabled(face_swap))
+    host.remove_filter(source, face_swap)
+    _press(obs, "OBS_KEY_F5")  # nothing is bound any more: no call into the removed filter
+    push(host, source, face, 0.2)
+    return result
+
+
 SCENARIOS = {
+    "hotkeys": scenario_hotkeys,
     "smooth": scenario_smooth,
     "enable": scenario_enable,
     "async": scenario_async,

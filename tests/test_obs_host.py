@@ -229,6 +229,20 @@ def test_enabling_never_blanks_image_or_colour_sources(display, settings, photo,
     assert result["leaks"] == 0
 
 
+def test_hotkey_toggles_the_swap_and_switching_on_shows_nothing_stale(
+    display, settings, photo, tmp_path
+) -> None:
+    """A streamer's hotkey (the filter's pair, bound to F5 on its source): the first press shows
+    the real face, the second swaps again, and no frame from before the first press comes back
+    (the picture changed meanwhile); after a script reload F5 still works; removed, it does nothing."""
+    r = run(display, "hotkeys", {"image": str(photo), "settings": settings}, tmp_path)
+    assert r["swapped"] and r["registered"], r
+    assert r["off"] and not any(r["off_changed"]), r  # the real face, byte for byte
+    assert r["on"] and not any(r["on_changed"]), r  # a frame without a face: nothing may change
+    assert r["off_after_reload"] and not any(r["reloaded_off"]) and r["on_after_reload"], r
+    assert r["leaks"] == 0
+
+
 @pytest.fixture(scope="module")
 def slow_swapper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_slow_swapper(tmp_path_factory.mktemp("slow") / "slow_swapper.onnx")[0]

@@ -122,6 +122,29 @@ def test_flush_releases_waiting_and_finished_frames() -> None:
         worker.close()
 
 
+def test_flush_discards_the_frame_in_progress_when_it_is_done() -> None:
+    """A filter switched off while a frame is in inference: that frame is released when the
+    inference ends and never comes back from take(); the next frame is kept as usual."""
+    gate = threading.Event()
+    ledger = Ledger(gate=gate)
+    worker = FrameWorker(ledger.process, ledger.release, max_pending=1)
+    try:
+        worker.submit({"n": 1})
+        assert ledger.started.wait(5)
+        worker.submit({"n": 2})  # waiting behind it
+        worker.flush()
+        assert ledger.released == [2] and worker.held == 1  # 1 is still in use
+        gate.set()
+        _wait(lambda: ledger.released == [2, 1] and worker.held == 0)
+        assert worker.take() is None and ledger.processed == [1]
+        worker.submit({"n": 3})
+        _wait(lambda: worker.held == 1 and ledger.processed == [1, 3])
+        taken = worker.take()
+        assert taken is not None and taken["n"] == 3
+    finally:
+        worker.close()
+
+
 def test_prepare_runs_in_the_worker_when_poked_and_before_frames() -> None:
     calls: list[str] = []
     ledger = Ledger()
