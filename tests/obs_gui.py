@@ -80,7 +80,11 @@ class ObsGui:
             ],
             "modules": {"scripts-tool": [{"path": str(self.script), "settings": {}}]},
         }
-        (self.config / "basic" / "scenes" / f"{COLLECTION}.json").write_text(json.dumps(collection))
+        self.collection_file().write_text(json.dumps(collection))
+
+    def collection_file(self) -> Path:
+        """The scene collection OBS loads at start and saves on exit."""
+        return self.config / "basic" / "scenes" / f"{COLLECTION}.json"
 
     def start(self, timeout: float = 90.0) -> None:
         import obsws_python

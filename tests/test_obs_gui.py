@@ -11,6 +11,7 @@ and closed again and again with working filters on a colour source (synchronous:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -348,5 +349,44 @@ def test_reload_scripts_button_keeps_live_filters_working(display, models, clips
             )
         code, log = gui.stop()
         assert code == 0 and re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
+    finally:
+        gui.kill()
+
+
+def test_hotkeys_are_the_sources_and_show_the_real_face(display, models, clips_dir, tmp_path) -> None:
+    """Settings > Hotkeys lists the filter's pair under its source: "show the real face" (here
+    triggered over obs-websocket, as OBS routes a bound key) switches the filter off and the clip
+    shows unswapped; switched on again it swaps; OBS saves the pair with the source."""
+    evidence = Evidence(clips_dir / CLIP, models)
+    gui = ObsGui(need_binary("obs"), tmp_path, obs_env(gl_env(display)), SCRIPT)
+    gui.write_config()
+    filter_ref = {"sourceName": "clip", "filterName": FILTER}
+    try:
+        gui.start()
+        gui.request(
+            "CreateInput",
+            {"sceneName": "Scene", "inputName": "clip", "inputKind": "ffmpeg_source",
+             "inputSettings": {"local_file": str(clips_dir / CLIP), "looping": True}, "sceneItemEnabled": True},
+        )  # fmt: skip
+        gui.request(
+            "CreateSourceFilter",
+            {**filter_ref, "filterKind": "inswapper_live_face_swap", "filterSettings": swap_settings(models)},
+        )
+        assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), gui.log()[-3000:]
+        names = gui.request("GetHotkeyList")["hotkeys"]
+        assert {"inswapper_live.swap_faces", "inswapper_live.show_real_face"} <= set(names), names
+        gui.request("TriggerHotkeyByName", {"hotkeyName": "inswapper_live.show_real_face"})
+        assert wait_until(lambda: not gui.request("GetSourceFilter", filter_ref)["filterEnabled"], 5)
+        assert wait_until(lambda: evidence.original(gui.screenshot("clip")), 10), gui.log()[-3000:]
+        assert "showing the real face (hotkey)" in gui.log()
+        gui.request("SetSourceFilterEnabled", {**filter_ref, "filterEnabled": True})
+        assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), gui.log()[-3000:]
+        code, log = gui.stop()
+        assert code == 0 and re.search(r"Number of memory leaks: 0\s*$", log), log[-2000:]
+        saved = json.loads(gui.collection_file().read_text())
+        clip = next(s for s in saved["sources"] if s["name"] == "clip")
+        assert {"inswapper_live.swap_faces", "inswapper_live.show_real_face"} <= set(
+            clip.get("hotkeys", {})
+        ), clip
     finally:
         gui.kill()
