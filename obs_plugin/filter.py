@@ -136,7 +136,7 @@ class FaceSwapFilter:
         self._unsupported: set[int] = set()
         """Pixel formats (libobs values) seen and passed through unswapped, named in the status."""
         self._was_off = False
-        """Switched off since the last ``video_render``: the readback's patches are stale."""
+        """Switched off (OBS skips the filter): what it held and drew was let go."""
         self._worker_for_frames()
 
     # ------------------------------------------------------------ worker plumbing
@@ -236,9 +236,12 @@ class FaceSwapFilter:
             for holder in (worker, carrier.worker if carrier is not None else None):
                 if holder is not None and holder.held:
                     holder.flush()
-            self._was_off = True
+            if not self._was_off:  # a readback under way or patches drawn before are stale
+                self._was_off = True
+                self.readback.drop()
             self.readback.tick(None)
             return
+        self._was_off = False
         holding = worker is not None and self.model.status.state in _HOLDING
         self.readback.tick(worker if holding else None)
 
@@ -251,9 +254,6 @@ class FaceSwapFilter:
             obs.obs_source_skip_video_filter(self.context)  # no worker for it: none is started
             return
         worker = self._worker_for_frames()
-        if self._was_off:
-            self._was_off = False
-            self.readback.forget_result()
         width, height = obs.obs_source_get_base_width(target), obs.obs_source_get_base_height(target)
         if worker is None or self.model.status.state not in _HOLDING or not width or not height:
             if worker is not None and worker.held:

@@ -333,6 +333,17 @@ class Readback:
         for slot in self.slots:
             slot.staged_at = None
 
+    def drop(self) -> None:
+        """``forget_result`` from outside the graphics context (the filter was switched off: OBS
+        stops drawing it, and what it staged or drew is of frames from before)."""
+        if not self.texrender and not self.drawn:
+            return
+        self.obs.obs_enter_graphics()
+        try:
+            self.forget_result()
+        finally:
+            self.obs.obs_leave_graphics()
+
     def _free_drawn(self) -> None:
         for patch in self.drawn:
             self.obs.gs_texture_destroy(patch.texture)

@@ -496,6 +496,36 @@ def scenario_hotkeys(host: ObsHost, cfg: dict, out: Path) -> dict:
     host.remove_filter(source, face_swap)
     _press(obs, "OBS_KEY_F5")  # nothing is bound any more: no call into the removed filter
     push(host, source, face, 0.2)
+
+    # A capture source (an image source): switched off, its picture changes to one without a
+    # face; switched on, the patches drawn before must not come back over it.
+    blank_file = out / "no_face.png"
+    cv2.imwrite(str(blank_file), np.full_like(image, 90))
+    picture = host.create_source("image_source", "picture", json.dumps({"file": cfg["image"]}))
+    face_swap = host.add_filter(picture, json.dumps(cfg["settings"]))
+    obs.obs_source_set_enabled(face_swap, False)
+    host.wait_for(lambda: obs.obs_source_get_base_width(picture) > 0, 5)
+    time.sleep(0.3)
+    plain = host.screenshot(picture)
+    obs.obs_source_set_enabled(face_swap, True)
+    result["capture_swapped"] = host.wait_for(lambda: face_changed(host, picture, plain), 15.0, 0.05)
+    host.wait_for(lambda: filter_of(host, face_swap).hotkeys.pair is not None, 5)
+    _bind(obs, filter_of(host, face_swap).hotkeys.pair, "OBS_KEY_F5")
+    _press(obs, "OBS_KEY_F5")
+    data = obs.obs_data_create_from_json(json.dumps({"file": str(blank_file)}).encode())
+    obs.obs_source_update(picture, data)
+    obs.obs_data_release(data)
+    time.sleep(0.5)
+    blank_plain = host.screenshot(picture)
+    _press(obs, "OBS_KEY_F5")
+    result["capture_on"] = bool(obs.obs_source_enabled(face_swap))
+    result["capture_on_changed"] = []
+    for _ in range(10):
+        time.sleep(1 / FPS)
+        result["capture_on_changed"].append(
+            int(np.any(host.screenshot(picture) != blank_plain, axis=2).sum())
+        )
+    host.remove_filter(picture, face_swap)
     return result
 
 
