@@ -112,16 +112,24 @@ def _gray_frame(image: np.ndarray) -> SimpleNamespace:
     return SimpleNamespace(**{**vars(frame), "format": Y800, "planes": frame.planes[:1]})
 
 
-def scenario_render(host: ObsHost, cfg: dict, out: Path) -> dict:
-    """A synchronous source (an image source, as a capture source is): the GPU readback path."""
+def _picture(host: ObsHost, image: str, settings: dict) -> tuple[int, int, np.ndarray]:
+    """An image source showing ``image`` with the filter on it (switched on), and a screenshot of
+    the picture as it is."""
     obs = host.obs
-    source = host.create_source("image_source", "picture", json.dumps({"file": cfg["image"]}))
-    face_swap = host.add_filter(source, json.dumps(cfg["settings"]))
+    source = host.create_source("image_source", "picture", json.dumps({"file": image}))
+    face_swap = host.add_filter(source, json.dumps(settings))
     obs.obs_source_set_enabled(face_swap, False)
     host.wait_for(lambda: obs.obs_source_get_base_width(source) > 0, 5)
     time.sleep(0.3)
     plain = host.screenshot(source)
     obs.obs_source_set_enabled(face_swap, True)
+    return source, face_swap, plain
+
+
+def scenario_render(host: ObsHost, cfg: dict, out: Path) -> dict:
+    """A synchronous source (an image source, as a capture source is): the GPU readback path."""
+    obs = host.obs
+    source, face_swap, plain = _picture(host, cfg["image"], cfg["settings"])
     live = filter_of(host, face_swap)
     recorder = _ReadbackCalls(obs, live.readback)
     live.readback.obs = recorder
@@ -501,13 +509,7 @@ def scenario_hotkeys(host: ObsHost, cfg: dict, out: Path) -> dict:
     # face; switched on, the patches drawn before must not come back over it.
     blank_file = out / "no_face.png"
     cv2.imwrite(str(blank_file), np.full_like(image, 90))
-    picture = host.create_source("image_source", "picture", json.dumps({"file": cfg["image"]}))
-    face_swap = host.add_filter(picture, json.dumps(cfg["settings"]))
-    obs.obs_source_set_enabled(face_swap, False)
-    host.wait_for(lambda: obs.obs_source_get_base_width(picture) > 0, 5)
-    time.sleep(0.3)
-    plain = host.screenshot(picture)
-    obs.obs_source_set_enabled(face_swap, True)
+    picture, face_swap, plain = _picture(host, cfg["image"], cfg["settings"])
     result["capture_swapped"] = host.wait_for(lambda: face_changed(host, picture, plain), 15.0, 0.05)
     host.wait_for(lambda: filter_of(host, face_swap).hotkeys.pair is not None, 5)
     _bind(obs, filter_of(host, face_swap).hotkeys.pair, "OBS_KEY_F5")

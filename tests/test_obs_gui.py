@@ -102,6 +102,24 @@ def wait_until(check, timeout: float, step: float = 0.5) -> bool:
     return False
 
 
+def add_clip(gui: ObsGui, clip: Path) -> None:
+    """A media source named "clip" in the scene, playing ``clip`` in a loop."""
+    gui.request(
+        "CreateInput",
+        {"sceneName": "Scene", "inputName": "clip", "inputKind": "ffmpeg_source",
+         "inputSettings": {"local_file": str(clip), "looping": True}, "sceneItemEnabled": True},
+    )  # fmt: skip
+
+
+def add_face_swap(gui: ObsGui, settings: dict) -> None:
+    """The Face Swap filter on the "clip" source, as the Filters dialog's + adds it."""
+    gui.request(
+        "CreateSourceFilter",
+        {"sourceName": "clip", "filterName": FILTER, "filterKind": "inswapper_live_face_swap",
+         "filterSettings": settings},
+    )  # fmt: skip
+
+
 def lag(gui: ObsGui, seconds: float) -> tuple[int, int]:
     """(render-lagged + output-skipped frames, rendered frames) over ``seconds``."""
     before = gui.stats()
@@ -120,28 +138,11 @@ def test_face_swap_in_real_obs(display, models, clips_dir, tmp_path) -> None:
     try:
         gui.start()
         assert "Loaded python script: face_swap_filter.py" in gui.log()
-        gui.request(
-            "CreateInput",
-            {
-                "sceneName": "Scene",
-                "inputName": "clip",
-                "inputKind": "ffmpeg_source",
-                "inputSettings": {"local_file": str(clips_dir / CLIP), "looping": True},
-                "sceneItemEnabled": True,
-            },
-        )
+        add_clip(gui, clips_dir / CLIP)
         assert wait_until(lambda: evidence.original(gui.screenshot("clip")), 15), "the clip does not play"
         baseline = lag(gui, STATS_SECONDS)
 
-        gui.request(
-            "CreateSourceFilter",
-            {
-                "sourceName": "clip",
-                "filterName": FILTER,
-                "filterKind": "inswapper_live_face_swap",
-                "filterSettings": settings,
-            },
-        )
+        add_face_swap(gui, settings)
         assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), (
             f"no swapped face in the screenshot (errors {evidence.errors(gui.screenshot('clip'))})"
         )
@@ -319,16 +320,8 @@ def test_reload_scripts_button_keeps_live_filters_working(display, models, clips
     settings = swap_settings(models)
     try:
         gui.start()
-        gui.request(
-            "CreateInput",
-            {"sceneName": "Scene", "inputName": "clip", "inputKind": "ffmpeg_source",
-             "inputSettings": {"local_file": str(clips_dir / CLIP), "looping": True}, "sceneItemEnabled": True},
-        )  # fmt: skip
-        gui.request(
-            "CreateSourceFilter",
-            {"sourceName": "clip", "filterName": FILTER, "filterKind": "inswapper_live_face_swap",
-             "filterSettings": settings},
-        )  # fmt: skip
+        add_clip(gui, clips_dir / CLIP)
+        add_face_swap(gui, settings)
         assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), "no swap before reloading"
         open_scripts_dialog(gui.env["DISPLAY"])
         stopped = f"Face Swap filter '{FILTER}' stopped"
@@ -363,15 +356,8 @@ def test_hotkeys_are_the_sources_and_show_the_real_face(display, models, clips_d
     filter_ref = {"sourceName": "clip", "filterName": FILTER}
     try:
         gui.start()
-        gui.request(
-            "CreateInput",
-            {"sceneName": "Scene", "inputName": "clip", "inputKind": "ffmpeg_source",
-             "inputSettings": {"local_file": str(clips_dir / CLIP), "looping": True}, "sceneItemEnabled": True},
-        )  # fmt: skip
-        gui.request(
-            "CreateSourceFilter",
-            {**filter_ref, "filterKind": "inswapper_live_face_swap", "filterSettings": swap_settings(models)},
-        )
+        add_clip(gui, clips_dir / CLIP)
+        add_face_swap(gui, swap_settings(models))
         assert wait_until(lambda: evidence.swapped(gui.screenshot("clip")), 20), gui.log()[-3000:]
         names = gui.request("GetHotkeyList")["hotkeys"]
         assert {"inswapper_live.swap_faces", "inswapper_live.show_real_face"} <= set(names), names
