@@ -186,7 +186,13 @@ def build(
             obs.obs_properties_get(props, _b(STATUS_KEY)), OBS_TEXT_INFO_ERROR
         )
     obs.obs_properties_add_button2(props, b"refresh", b"Refresh status", callbacks.refresh, instance)
-    obs.obs_properties_add_bool(props, b"enabled", b"Swap faces")
+    swap = obs.obs_properties_add_bool(props, b"enabled", b"Swap faces")
+    obs.obs_property_set_long_description(
+        swap,
+        b"Off passes every frame through. To switch the swap during a stream, bind the hotkeys "
+        b"'Face Swap ...: swap faces' and '...: show the real face' in Settings > Hotkeys, under "
+        b"this source (one key for both toggles); they switch the filter's eye.",
+    )
     obs.obs_properties_add_editable_list(
         props, b"source_images", b"Source face images", OBS_EDITABLE_LIST_TYPE_FILES, IMAGE_FILTER, None
     )
