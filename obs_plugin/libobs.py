@@ -357,6 +357,7 @@ KEEPS_GIL = frozenset(
         "obs_source_get_output_flags",
         "obs_source_get_base_width",
         "obs_source_get_base_height",
+        "obs_source_enabled",
     ]
 )
 """Calls that keep the GIL: most of those OBS's graphics thread makes in every frame of a

@@ -238,9 +238,10 @@ def test_hotkey_toggles_the_swap_and_switching_on_shows_nothing_stale(
     script reload F5 still works; removed, it does nothing."""
     r = run(display, "hotkeys", {"image": str(photo), "settings": settings}, tmp_path)
     assert r["swapped"] and r["registered"], r
-    assert r["off"] and not any(r["off_changed"]), r  # the real face, byte for byte
+    # the real face, byte for byte, once OBS shows a frame pushed after the press (within 2 frames)
+    assert r["off"] and not any(r["off_changed"][2:]), r
     assert r["on"] and not any(r["on_changed"]), r  # a frame without a face: nothing may change
-    assert r["off_after_reload"] and not any(r["reloaded_off"]) and r["on_after_reload"], r
+    assert r["off_after_reload"] and not any(r["reloaded_off"][2:]) and r["on_after_reload"], r
     # an image source (the GPU readback path): its picture changed while off, no old patch shows
     assert r["capture_swapped"] and r["capture_on"] and not any(r["capture_on_changed"]), r
     assert r["leaks"] == 0
