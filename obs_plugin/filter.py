@@ -115,6 +115,14 @@ def _shown(done: object, incoming: HeldFrame) -> int | None:
     return None
 
 
+def _let_go(worker: FrameWorker | None, carrier: Carrier | None) -> None:
+    """Pass-through: every frame the worker and the smooth-motion carrier hold goes back to the
+    source, the ones in progress once they are done (none may be shown later)."""
+    for holder in (worker, carrier.worker if carrier is not None else None):
+        if holder is not None and holder.held:
+            holder.flush()
+
+
 class FaceSwapFilter:
     """One Face Swap filter on one source."""
 
@@ -201,9 +209,7 @@ class FaceSwapFilter:
             log.warning("Face Swap '%s': %s frames pass through unswapped", self.name, format_name(fmt))
         carrier = self._carrier
         if worker is None or self.model.status.state not in _HOLDING or fmt not in SUPPORTED:
-            for holder in (worker, carrier.worker if carrier is not None else None):
-                if holder is not None and holder.held:
-                    holder.flush()
+            _let_go(worker, carrier)
             return address
         parent, _ = self._source()
         held = HeldFrame(self.obs, address, parent, (fmt, incoming.width, incoming.height))
@@ -233,9 +239,7 @@ class FaceSwapFilter:
         with self._lock:
             worker, carrier = self._worker, self._carrier
         if not self.obs.obs_source_enabled(self.context):
-            for holder in (worker, carrier.worker if carrier is not None else None):
-                if holder is not None and holder.held:
-                    holder.flush()
+            _let_go(worker, carrier)
             if not self._was_off:  # a readback under way or patches drawn before are stale
                 self._was_off = True
                 self.readback.drop()
