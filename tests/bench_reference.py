@@ -4,6 +4,10 @@ Overhead = total time minus the time inside the detector's and the swapper's ``s
 what the pipeline adds around the models, taken frame by frame (the median of each frame's
 difference: a difference of two medians of ~50 ms would carry both medians' noise). Both run the same frames, the same real SCRFD
 detector and the same synthetic contract swapper, in one process, one after the other.
+``faults`` is the median of minor page faults per frame: the reference's whole-frame float arrays
+come either from fresh pages (thousands of faults a frame) or from memory glibc kept from an
+earlier large free (none), depending on what ran before in the process, and its 720p overhead
+moves with that (about 22 against 37 ms at S=128).
 
     .venv/bin/python tests/bench_reference.py [--repeat 30]
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -33,30 +38,35 @@ DATA = Path(os.environ.get("INSWAPPER_LIVE_DATA", Path(__file__).resolve().paren
 
 def measure(
     fns: list, repeat: int, clocks: list[list[Timed]], rounds: int = 3
-) -> list[tuple[float, float, float]]:
-    """Median total ms, ms inside the clocked sessions and overhead ms per frame, for each function.
+) -> list[tuple[float, float, float, float]]:
+    """Median total ms, ms inside the clocked sessions, overhead ms and page faults per frame, for
+    each function.
 
     The functions take turns in blocks, so load from elsewhere hits them alike, while one's
     thread pool winding down after its last run does not land in the other's timings.
     """
     totals: list[list[float]] = [[] for _ in fns]
     inside: list[list[float]] = [[] for _ in fns]
+    faults: list[list[int]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, (fn, group) in enumerate(zip(fns, clocks, strict=True)):
             fn()
             for _ in range(max(1, repeat // rounds)):
                 before = sum(c.seconds for c in group)
+                faulted = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 start = time.perf_counter()
                 fn()
                 totals[i].append(time.perf_counter() - start)
                 inside[i].append(sum(c.seconds for c in group) - before)
+                faults[i].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faulted)
     return [
         (
             statistics.median(t) * 1000,
             statistics.median(n) * 1000,
             statistics.median(a - b for a, b in zip(t, n, strict=True)) * 1000,
+            statistics.median(f),
         )
-        for t, n in zip(totals, inside, strict=True)
+        for t, n, f in zip(totals, inside, faults, strict=True)
     ]
 
 
@@ -94,7 +104,7 @@ def main() -> None:
     source_image = cv2.imread(str(DATA / "faces" / "grace_hopper.jpg"))
     base = cv2.imread(str(DATA / "faces" / "obama_oval_office_1080p.jpg"))
     print(f"onnxruntime threads: default; frames from obama_oval_office_1080p.jpg; median of {args.repeat}")
-    print(f"{'case':22} {'impl':10} {'total':>8} {'inference':>10} {'overhead':>9}   stages (ms)")
+    print(f"{'case':22} {'impl':10} {'total':>8} {'inference':>10} {'overhead':>9} {'faults':>7}   stages (ms)")
     for size in (128, 512):
         swapper = synthetic.make_swapper(tmp / f"swapper_{size}.onnx", size)
         for label, (w, h) in (("1080p", (1920, 1080)), ("720p", (1280, 720))):
@@ -122,8 +132,8 @@ def main() -> None:
             )
             case = f"{label} 1 face S={size}"
             detail = " ".join(f"{k} {v:.2f}" for k, v in stages.items())
-            print(f"{case:22} {'ours':10} {ours[0]:8.1f} {ours[1]:10.1f} {ours[2]:9.2f}   {detail}")
-            print(f"{case:22} {'reference':10} {theirs[0]:8.1f} {theirs[1]:10.1f} {theirs[2]:9.2f}")
+            print(f"{case:22} {'ours':10} {ours[0]:8.1f} {ours[1]:10.1f} {ours[2]:9.2f} {ours[3]:7.0f}   {detail}")
+            print(f"{case:22} {'reference':10} {theirs[0]:8.1f} {theirs[1]:10.1f} {theirs[2]:9.2f} {theirs[3]:7.0f}")
             ratio = theirs[2] / max(ours[2], 1e-9)
             print(f"{'':22} overhead ours / reference = 1/{ratio:.1f}")
 
