@@ -104,7 +104,9 @@ def main() -> None:
     source_image = cv2.imread(str(DATA / "faces" / "grace_hopper.jpg"))
     base = cv2.imread(str(DATA / "faces" / "obama_oval_office_1080p.jpg"))
     print(f"onnxruntime threads: default; frames from obama_oval_office_1080p.jpg; median of {args.repeat}")
-    print(f"{'case':22} {'impl':10} {'total':>8} {'inference':>10} {'overhead':>9} {'faults':>7}   stages (ms)")
+    print(
+        f"{'case':22} {'impl':10} {'total':>8} {'inference':>10} {'overhead':>9} {'faults':>7}   stages (ms)"
+    )
     for size in (128, 512):
         swapper = synthetic.make_swapper(tmp / f"swapper_{size}.onnx", size)
         for label, (w, h) in (("1080p", (1920, 1080)), ("720p", (1280, 720))):
@@ -132,8 +134,12 @@ def main() -> None:
             )
             case = f"{label} 1 face S={size}"
             detail = " ".join(f"{k} {v:.2f}" for k, v in stages.items())
-            print(f"{case:22} {'ours':10} {ours[0]:8.1f} {ours[1]:10.1f} {ours[2]:9.2f} {ours[3]:7.0f}   {detail}")
-            print(f"{case:22} {'reference':10} {theirs[0]:8.1f} {theirs[1]:10.1f} {theirs[2]:9.2f} {theirs[3]:7.0f}")
+            print(
+                f"{case:22} {'ours':10} {ours[0]:8.1f} {ours[1]:10.1f} {ours[2]:9.2f} {ours[3]:7.0f}   {detail}"
+            )
+            print(
+                f"{case:22} {'reference':10} {theirs[0]:8.1f} {theirs[1]:10.1f} {theirs[2]:9.2f} {theirs[3]:7.0f}"
+            )
             ratio = theirs[2] / max(ours[2], 1e-9)
             print(f"{'':22} overhead ours / reference = 1/{ratio:.1f}")
 
