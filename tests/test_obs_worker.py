@@ -45,6 +45,19 @@ def _wait(predicate, timeout: float = 5.0) -> None:
         time.sleep(0.002)
 
 
+def _busy(first: int = 1, **options) -> tuple[threading.Event, Ledger, FrameWorker]:
+    """A worker whose frame ``first`` is in inference, held there until the returned gate opens."""
+    gate = threading.Event()
+    ledger = Ledger(gate=gate)
+    worker = FrameWorker(ledger.process, ledger.release, **options)
+    worker.submit({"n": first})
+    if not ledger.started.wait(5):
+        gate.set()
+        worker.close()
+        raise AssertionError("the worker never started on its first frame")
+    return gate, ledger, worker
+
+
 def test_frames_come_back_processed_in_another_thread() -> None:
     ledger = Ledger()
     worker = FrameWorker(ledger.process, ledger.release)
@@ -62,12 +75,8 @@ def test_frames_come_back_processed_in_another_thread() -> None:
 
 
 def test_slow_worker_drops_the_oldest_and_never_queues_without_bound() -> None:
-    gate = threading.Event()
-    ledger = Ledger(gate=gate)
-    worker = FrameWorker(ledger.process, ledger.release, max_pending=1)
+    gate, ledger, worker = _busy(0, max_pending=1)  # frame 0 is in progress, blocked on the gate
     try:
-        worker.submit({"n": 0})
-        assert ledger.started.wait(5)  # frame 0 is in progress, blocked on the gate
         assert worker.wants_frame()  # nothing waits behind it
         worker.submit({"n": 1})
         assert not worker.wants_frame()
@@ -89,11 +98,7 @@ def test_slow_worker_drops_the_oldest_and_never_queues_without_bound() -> None:
 
 
 def test_close_releases_every_held_frame_and_waits_for_the_one_in_progress() -> None:
-    gate = threading.Event()
-    ledger = Ledger(gate=gate)
-    worker = FrameWorker(ledger.process, ledger.release, max_pending=2)
-    worker.submit({"n": 1})
-    assert ledger.started.wait(5)
+    gate, ledger, worker = _busy(max_pending=2)
     worker.submit({"n": 2})
     worker.submit({"n": 3})
     closer = threading.Thread(target=worker.close)
@@ -125,12 +130,8 @@ def test_flush_releases_waiting_and_finished_frames() -> None:
 def test_flush_discards_the_frame_in_progress_when_it_is_done() -> None:
     """A filter switched off while a frame is in inference: that frame is released when the
     inference ends and never comes back from take(); the next frame is kept as usual."""
-    gate = threading.Event()
-    ledger = Ledger(gate=gate)
-    worker = FrameWorker(ledger.process, ledger.release, max_pending=1)
+    gate, ledger, worker = _busy(max_pending=1)
     try:
-        worker.submit({"n": 1})
-        assert ledger.started.wait(5)
         worker.submit({"n": 2})  # waiting behind it
         worker.flush()
         assert ledger.released == [2] and worker.held == 1  # 1 is still in use
@@ -184,23 +185,15 @@ def test_hung_inference_keeps_its_frame(monkeypatch: pytest.MonkeyPatch) -> None
     from inswapper_live.obs_plugin import worker as worker_module
 
     monkeypatch.setattr(worker_module, "STOP_TIMEOUT_S", 0.05)
-    gate = threading.Event()
-    ledger = Ledger(gate=gate)
-    worker = FrameWorker(ledger.process, ledger.release)
-    worker.submit({"n": 1})
-    assert ledger.started.wait(5)
+    gate, ledger, worker = _busy()
     assert worker.close() is False
     assert ledger.released == []  # never release memory a running inference still writes
     gate.set()
 
 
 def test_latency_in_frames_counts_frames_submitted_meanwhile() -> None:
-    gate = threading.Event()
-    ledger = Ledger(gate=gate)
-    worker = FrameWorker(ledger.process, ledger.release, max_pending=1)
+    gate, ledger, worker = _busy(max_pending=1)
     try:
-        worker.submit({"n": 1})
-        assert ledger.started.wait(5)
         worker.submit({"n": 2})
         gate.set()
         _wait(lambda: ledger.processed == [1, 2])
@@ -229,12 +222,8 @@ def test_processed_fps_looks_at_the_last_seconds_only() -> None:
 def test_close_without_waiting_abandons_the_frame_in_progress() -> None:
     """A removal never waits for the model: the frame being processed is abandoned (handed
     back early), the others released, and the thread releases its frame when process returns."""
-    gate = threading.Event()
-    ledger = Ledger(gate=gate)
     abandoned: list[int] = []
-    worker = FrameWorker(ledger.process, ledger.release, abandon=lambda f: abandoned.append(f["n"]))
-    worker.submit({"n": 1})
-    ledger.started.wait(5)
+    gate, ledger, worker = _busy(abandon=lambda f: abandoned.append(f["n"]))
     worker.submit({"n": 2})  # waiting behind the busy one
     assert worker.close(wait=False)
     assert abandoned == [1] and ledger.released == [2], "close waited or lost a frame"
