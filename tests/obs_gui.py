@@ -322,13 +322,13 @@ def _geometry(display: str, window: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
 
 
-def _window(display: str, name: str, timeout: float = 10.0) -> tuple[str, int, int]:
-    """(id, x, y) of the visible window titled ``name``."""
+def _window(display: str, name: str, timeout: float = 10.0) -> str:
+    """The id of the visible window titled ``name``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        for window in _xdotool(display, "search", "--onlyvisible", "--name", name).split():
-            values = _geometry(display, window)
-            return window, int(values["X"]), int(values["Y"])
+        found = _xdotool(display, "search", "--onlyvisible", "--name", name).split()
+        if found:
+            return found[0]
         time.sleep(0.2)
     raise RuntimeError(f"no window named {name!r} on {display}")
 
@@ -340,7 +340,7 @@ dialog's top-left corner, in OBS 29.0.2 at its default dialog size on Xvfb."""
 
 def open_scripts_dialog(display: str) -> str:
     """Tools > Scripts from the keyboard, as a user opens it: Alt+T, then the fourth item."""
-    main, _, _ = _window(display, PROFILE)
+    main = _window(display, PROFILE)
     _xdotool(display, "windowfocus", "--sync", main)
     _xdotool(display, "key", "alt+t")
     time.sleep(0.5)
@@ -352,7 +352,7 @@ def open_scripts_dialog(display: str) -> str:
     ):  # Auto-Configuration, Scene Switcher, Output Timer, Scripts
         _xdotool(display, "key", key)
         time.sleep(0.2)
-    window, _, _ = _window(display, "^Scripts$")
+    window = _window(display, "^Scripts$")
     return window
 
 
@@ -374,7 +374,7 @@ def _settled_window(
     end = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < end:
-        window, _, _ = _window(display, name)
+        window = _window(display, name)
         values = _geometry(display, window)
         now = (window, values["X"], values["Y"], values["WIDTH"], values["HEIGHT"])
         if now != last:
